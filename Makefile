@@ -1,0 +1,133 @@
+# herd: build, test and run ngx_stream_herd_module.
+#
+#   make              build build/ngx_stream_herd_module.so against the
+#                     installed Debian nginx (nginx-dev sources)
+#   make NGINX_SRC=D  build against the nginx source tree D (>= 1.22)
+#   make deps         install what is missing (Debian/Ubuntu, as root)
+#   make test         build and run the Test::Nginx suites in t/
+#   make herd         build and start the five-server herd of conf/goloman
+#   make herd-stop    stop it
+
+SHELL       := /bin/bash
+
+NGINX_SRC   ?= /usr/share/nginx/src
+NGINX_BIN   ?= /usr/sbin/nginx
+STREAM_SO   ?= /usr/lib/nginx/modules/ngx_stream_module.so
+NGINX_TESTS ?=
+PROVE_J     ?= 2
+
+BUILD       := $(CURDIR)/build
+NGX_BUILD   := $(BUILD)/nginx
+MODULE      := $(BUILD)/ngx_stream_herd_module.so
+HERD_PREFIX := $(BUILD)/herd
+HERD_NAMES  := Goloman Hands Holiday Welsh Wilkes
+HERD_CONF   := $(CURDIR)/conf/goloman
+
+SOURCES     := $(wildcard ngx_herd_module/*.c ngx_herd_module/*.h)
+
+DEB_PKGS    := nginx nginx-dev libnginx-mod-stream libcurl4-openssl-dev \
+               libcjson-dev perl netcat-openbsd make gcc
+
+export NGINX_BIN
+
+.PHONY: all build deps test conf-test herd herd-stop clean
+
+all: build
+
+build: $(MODULE)
+
+# Configure once (again when `config` changes), then let nginx's own
+# objs/Makefile rebuild the module incrementally.
+
+$(NGX_BUILD)/objs/Makefile: config
+	rm -rf $(NGX_BUILD)
+	mkdir -p $(NGX_BUILD)
+	cp -a $(NGINX_SRC)/. $(NGX_BUILD)/
+	cd $(NGX_BUILD) && \
+	if [ -f conf_flags ]; then \
+	    . ./conf_flags; \
+	    ./configure "$${NGX_CONF_FLAGS[@]}" \
+	        --with-cc-opt='-g -O2 -fstack-protector-strong -fPIC -D_FORTIFY_SOURCE=2' \
+	        --with-ld-opt='-Wl,-z,relro -Wl,-z,now -fPIC' \
+	        --with-stream=dynamic --with-stream_ssl_module \
+	        --with-stream_realip_module \
+	        --add-dynamic-module=$(CURDIR) $(NGINX_CONFIGURE_EXTRA); \
+	else \
+	    ./auto/configure --with-compat --with-stream=dynamic \
+	        --add-dynamic-module=$(CURDIR) $(NGINX_CONFIGURE_EXTRA); \
+	fi
+
+$(MODULE): $(NGX_BUILD)/objs/Makefile $(SOURCES)
+	$(MAKE) -C $(NGX_BUILD) -f objs/Makefile \
+	    objs/ngx_stream_herd_module.so
+	cp $(NGX_BUILD)/objs/ngx_stream_herd_module.so $(MODULE)
+
+
+deps:
+	@missing=""; \
+	for p in $(DEB_PKGS); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
+	        | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "make deps: installing$$missing"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq && apt-get install -y -qq $$missing; \
+	elif ! command -v dpkg-query >/dev/null; then \
+	    echo "make deps: not a Debian system; herd needs: nginx >= 1.22" \
+	         "with its stream module and configure tree (or NGINX_SRC)," \
+	         "libcurl >= 7.32 headers, cJSON >= 1.7.13 headers, perl" \
+	         "with Test::More, a C compiler and make."; \
+	else \
+	    echo "make deps: missing Debian packages:$$missing"; \
+	    echo "run as root: apt-get install$$missing"; exit 1; \
+	fi
+
+test: deps build conf-test
+	MODULE=$(MODULE) STREAM_SO=$(STREAM_SO) NGINX_TESTS=$(NGINX_TESTS) \
+	    PROVE_J=$(PROVE_J) t/run
+
+# nginx -t over every example configuration in conf/.
+
+conf-test: build $(HERD_PREFIX)/modules
+	@for f in $(HERD_CONF)/*.conf $(CURDIR)/conf/*.conf; do \
+	    [ -f "$$f" ] || continue; \
+	    $(NGINX_BIN) -q -t -p $(HERD_PREFIX)/ -c $$f \
+	        || { echo "conf-test: $$f rejected"; exit 1; }; \
+	    echo "conf-test: $$f ok"; \
+	done
+
+$(HERD_PREFIX)/modules: $(MODULE)
+	mkdir -p $(HERD_PREFIX)/logs $(HERD_PREFIX)/modules
+	ln -sf $(STREAM_SO) $(HERD_PREFIX)/modules/ngx_stream_module.so
+	ln -sf $(MODULE) $(HERD_PREFIX)/modules/ngx_stream_herd_module.so
+	touch $@
+
+herd: deps build $(HERD_PREFIX)/modules herd-stop
+	@for n in $(HERD_NAMES); do \
+	    $(NGINX_BIN) -p $(HERD_PREFIX)/ -c $(HERD_CONF)/$$n.conf \
+	        || exit 1; \
+	done
+	@echo
+	@echo "herd started: Goloman 127.0.0.1:12000, Hands :12001," \
+	      "Holiday :12002, Welsh :12003, Wilkes :12004"
+	@echo "logs in $(HERD_PREFIX)/logs; stop with: make herd-stop"
+	@echo "try:  printf 'IAMAT kiwi.cs.ucla.edu +34.068930-118.445127" \
+	      "%s\\n' \$$(date +%s.%N) | nc -N 127.0.0.1 12000"
+
+herd-stop:
+	@for n in $(HERD_NAMES); do \
+	    pid=$(HERD_PREFIX)/logs/$$n.pid; \
+	    if [ -f $$pid ] && kill -0 $$(cat $$pid) 2>/dev/null; then \
+	        kill -QUIT $$(cat $$pid); \
+	        for i in $$(seq 50); do \
+	            kill -0 $$(cat $$pid 2>/dev/null) 2>/dev/null || break; \
+	            sleep 0.1; \
+	        done; \
+	        echo "herd: stopped $$n"; \
+	    fi; \
+	done
+
+clean:
+	rm -rf $(BUILD)

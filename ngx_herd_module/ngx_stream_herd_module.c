@@ -1,0 +1,397 @@
+
+/*
+ * Copyright (C) The herd authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_stream.h>
+#include "ngx_stream_herd_module.h"
+
+
+#define NGX_STREAM_HERD_MIN_LINE  64
+#define NGX_STREAM_HERD_MAX_LINE  (1024 * 1024)
+
+
+static void *ngx_stream_herd_create_main_conf(ngx_conf_t *cf);
+static void *ngx_stream_herd_create_srv_conf(ngx_conf_t *cf);
+static char *ngx_stream_herd_merge_srv_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_stream_herd_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_stream_herd(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_stream_herd_postconfiguration(ngx_conf_t *cf);
+
+
+static ngx_command_t  ngx_stream_herd_commands[] = {
+
+    { ngx_string("herd_zone"),
+      NGX_STREAM_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_stream_herd_zone,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("herd"),
+      NGX_STREAM_SRV_CONF|NGX_CONF_1MORE,
+      ngx_stream_herd,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("herd_timeout"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_herd_srv_conf_t, timeout),
+      NULL },
+
+    { ngx_string("herd_max_line"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_herd_srv_conf_t, max_line),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_stream_module_t  ngx_stream_herd_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    ngx_stream_herd_postconfiguration,     /* postconfiguration */
+
+    ngx_stream_herd_create_main_conf,      /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    ngx_stream_herd_create_srv_conf,       /* create server configuration */
+    ngx_stream_herd_merge_srv_conf         /* merge server configuration */
+};
+
+
+ngx_module_t  ngx_stream_herd_module = {
+    NGX_MODULE_V1,
+    &ngx_stream_herd_module_ctx,           /* module context */
+    ngx_stream_herd_commands,              /* module directives */
+    NGX_STREAM_MODULE,                     /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_stream_herd_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_stream_herd_main_conf_t  *hmcf;
+
+    hmcf = ngx_pcalloc(cf->pool, sizeof(ngx_stream_herd_main_conf_t));
+    if (hmcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&hmcf->servers, cf->pool, 4,
+                       sizeof(ngx_stream_herd_srv_conf_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return hmcf;
+}
+
+
+static void *
+ngx_stream_herd_create_srv_conf(ngx_conf_t *cf)
+{
+    ngx_stream_herd_srv_conf_t  *hscf;
+
+    hscf = ngx_pcalloc(cf->pool, sizeof(ngx_stream_herd_srv_conf_t));
+    if (hscf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     hscf->name = { 0, NULL };
+     *     hscf->shm_zone = NULL;
+     *     hscf->file = NULL;
+     *     hscf->line = 0;
+     */
+
+    hscf->timeout = NGX_CONF_UNSET_MSEC;
+    hscf->max_line = NGX_CONF_UNSET_SIZE;
+
+    return hscf;
+}
+
+
+static char *
+ngx_stream_herd_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_stream_herd_srv_conf_t *prev = parent;
+    ngx_stream_herd_srv_conf_t *conf = child;
+
+    ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 600000);
+    ngx_conf_merge_size_value(conf->max_line, prev->max_line, 4096);
+
+    if (conf->max_line < NGX_STREAM_HERD_MIN_LINE
+        || conf->max_line > NGX_STREAM_HERD_MAX_LINE)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"herd_max_line\" must be between %d and %d "
+                           "bytes, not %uz", NGX_STREAM_HERD_MIN_LINE,
+                           NGX_STREAM_HERD_MAX_LINE, conf->max_line);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* herd_zone zone=name:size; */
+
+static char *
+ngx_stream_herd_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    u_char                  *p;
+    ssize_t                  size;
+    ngx_str_t               *value, name, s;
+    ngx_shm_zone_t          *shm_zone;
+    ngx_stream_herd_zone_t  *zone;
+
+    value = cf->args->elts;
+
+    if (ngx_strncmp(value[1].data, "zone=", 5) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\", "
+                           "expected zone=name:size", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    name.data = value[1].data + 5;
+
+    p = (u_char *) ngx_strchr(name.data, ':');
+
+    if (p == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone size in \"%V\", "
+                           "expected zone=name:size", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    name.len = p - name.data;
+
+    if (name.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone name in \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    s.data = p + 1;
+    s.len = value[1].data + value[1].len - s.data;
+
+    size = ngx_parse_size(&s);
+
+    if (size == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone size \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (size < (ssize_t) (8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone \"%V\" is too small: at least %uzk",
+                           &value[1], 8 * ngx_pagesize / 1024);
+        return NGX_CONF_ERROR;
+    }
+
+    shm_zone = ngx_shared_memory_add(cf, &name, size,
+                                     &ngx_stream_herd_module);
+    if (shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (shm_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "herd_zone \"%V\" is already declared", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    zone = ngx_pcalloc(cf->pool, sizeof(ngx_stream_herd_zone_t));
+    if (zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    zone->shm_zone = shm_zone;
+
+    shm_zone->init = ngx_stream_herd_zone_init;
+    shm_zone->data = zone;
+
+    return NGX_CONF_OK;
+}
+
+
+/* herd name zone=name; */
+
+static char *
+ngx_stream_herd(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_stream_herd_srv_conf_t  *hscf = conf;
+
+    ngx_str_t                     *value, name;
+    ngx_uint_t                     i;
+    ngx_stream_core_srv_conf_t    *cscf;
+    ngx_stream_herd_srv_conf_t   **hscfp;
+    ngx_stream_herd_main_conf_t   *hmcf;
+
+    if (hscf->name.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "empty herd server name");
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 0; i < value[1].len; i++) {
+        if (ngx_stream_herd_is_space(value[1].data[i])
+            || value[1].data[i] < 0x21 || value[1].data[i] == 0x7f)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid herd server name \"%V\": it must "
+                               "be one word of printable characters",
+                               &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    hscf->name = value[1];
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
+
+            if (hscf->shm_zone) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "duplicate parameter \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            name.data = value[i].data + 5;
+            name.len = value[i].len - 5;
+
+            if (name.len == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid parameter \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            hscf->shm_zone = ngx_shared_memory_add(cf, &name, 0,
+                                                   &ngx_stream_herd_module);
+            if (hscf->shm_zone == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (hscf->shm_zone == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "herd server \"%V\" needs a zone: "
+                           "\"herd %V zone=NAME;\" with "
+                           "\"herd_zone zone=NAME:SIZE;\" in the stream block",
+                           &value[1], &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    hscf->file = cf->conf_file->file.name.data;
+    hscf->line = cf->conf_file->line;
+
+    hmcf = ngx_stream_conf_get_module_main_conf(cf, ngx_stream_herd_module);
+
+    hscfp = ngx_array_push(&hmcf->servers);
+    if (hscfp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *hscfp = hscf;
+
+    cscf = ngx_stream_conf_get_module_srv_conf(cf, ngx_stream_core_module);
+    cscf->handler = ngx_stream_herd_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Checks what can only be checked once the whole stream block is read:
+ * every zone declared, no zone shared by two herd servers, no name used
+ * twice.
+ */
+
+static ngx_int_t
+ngx_stream_herd_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_uint_t                    i, j;
+    ngx_stream_herd_srv_conf_t  **servers, *a, *b;
+    ngx_stream_herd_main_conf_t  *hmcf;
+
+    hmcf = ngx_stream_conf_get_module_main_conf(cf, ngx_stream_herd_module);
+
+    servers = hmcf->servers.elts;
+
+    for (i = 0; i < hmcf->servers.nelts; i++) {
+        a = servers[i];
+
+        if (a->shm_zone->data == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "herd_zone \"%V\" used by herd server \"%V\" in "
+                          "%s:%ui is not declared: add \"herd_zone "
+                          "zone=%V:SIZE;\" to the stream block",
+                          &a->shm_zone->shm.name, &a->name, a->file, a->line,
+                          &a->shm_zone->shm.name);
+            return NGX_ERROR;
+        }
+
+        for (j = 0; j < i; j++) {
+            b = servers[j];
+
+            if (a->shm_zone == b->shm_zone) {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "herd_zone \"%V\" is used by herd servers "
+                              "\"%V\" (%s:%ui) and \"%V\" (%s:%ui): each "
+                              "herd server needs a zone of its own",
+                              &a->shm_zone->shm.name, &b->name, b->file,
+                              b->line, &a->name, a->file, a->line);
+                return NGX_ERROR;
+            }
+
+            if (a->name.len == b->name.len
+                && ngx_strncmp(a->name.data, b->name.data, a->name.len) == 0)
+            {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "herd server \"%V\" is defined twice, in "
+                              "%s:%ui and %s:%ui", &a->name, b->file,
+                              b->line, a->file, a->line);
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    return NGX_OK;
+}

@@ -1,0 +1,674 @@
+
+/*
+ * Copyright (C) The herd authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_stream.h>
+#include "ngx_stream_herd_module.h"
+
+
+/* stop answering further lines while this much output waits for the client */
+#define NGX_STREAM_HERD_OUT_HIGH     65536
+#define NGX_STREAM_HERD_OUT_INIT     4096
+
+/* how much of an over-long line its "? " answer shows */
+#define NGX_STREAM_HERD_LONG_ECHO    64
+
+
+typedef struct {
+    ngx_stream_session_t        *session;
+    ngx_stream_herd_srv_conf_t  *hscf;
+    ngx_stream_herd_zone_t      *zone;
+
+    ngx_buf_t                    in;       /* from c->pool, herd_max_line */
+    ngx_buf_t                    out;      /* heap, grows, freed on close */
+
+    unsigned                     eof:1;
+    unsigned                     discard:1;
+    unsigned                     active:1;
+} ngx_stream_herd_ctx_t;
+
+
+static void ngx_stream_herd_read_handler(ngx_event_t *rev);
+static void ngx_stream_herd_write_handler(ngx_event_t *wev);
+static void ngx_stream_herd_run(ngx_stream_herd_ctx_t *ctx);
+static ssize_t ngx_stream_herd_recv(ngx_stream_herd_ctx_t *ctx);
+static ngx_int_t ngx_stream_herd_flush(ngx_stream_herd_ctx_t *ctx);
+static void ngx_stream_herd_close(ngx_stream_herd_ctx_t *ctx, ngx_uint_t rc,
+    char *reason);
+static void ngx_stream_herd_cleanup(void *data);
+
+static ngx_int_t ngx_stream_herd_line(ngx_stream_herd_ctx_t *ctx, u_char *p,
+    size_t len);
+static ngx_int_t ngx_stream_herd_iamat(ngx_stream_herd_ctx_t *ctx,
+    ngx_stream_herd_cmd_t *cmd);
+static ngx_int_t ngx_stream_herd_whatsat(ngx_stream_herd_ctx_t *ctx,
+    ngx_stream_herd_cmd_t *cmd);
+static ngx_int_t ngx_stream_herd_invalid(ngx_stream_herd_ctx_t *ctx,
+    ngx_str_t *line);
+static ngx_int_t ngx_stream_herd_too_long(ngx_stream_herd_ctx_t *ctx);
+static u_char *ngx_stream_herd_reserve(ngx_stream_herd_ctx_t *ctx,
+    size_t size);
+static void ngx_stream_herd_sent(ngx_stream_herd_ctx_t *ctx, u_char *last);
+
+
+static ngx_str_t  ngx_stream_herd_no_key_json = ngx_string(
+    "{\n"
+    "   \"error_message\" : "
+        "\"No Places API key is configured on this herd server\",\n"
+    "   \"html_attributions\" : [],\n"
+    "   \"results\" : [],\n"
+    "   \"status\" : \"REQUEST_DENIED\"\n"
+    "}");
+
+
+void
+ngx_stream_herd_handler(ngx_stream_session_t *s)
+{
+    ngx_connection_t            *c;
+    ngx_pool_cleanup_t          *cln;
+    ngx_stream_herd_ctx_t       *ctx;
+    ngx_stream_herd_srv_conf_t  *hscf;
+
+    c = s->connection;
+
+    c->log->action = "serving herd protocol";
+
+    hscf = ngx_stream_get_module_srv_conf(s, ngx_stream_herd_module);
+
+    ctx = ngx_pcalloc(c->pool, sizeof(ngx_stream_herd_ctx_t));
+    if (ctx == NULL) {
+        ngx_stream_finalize_session(s, NGX_STREAM_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ctx->session = s;
+    ctx->hscf = hscf;
+    ctx->zone = hscf->shm_zone->data;
+
+    ctx->in.start = ngx_pnalloc(c->pool, hscf->max_line);
+    if (ctx->in.start == NULL) {
+        ngx_stream_finalize_session(s, NGX_STREAM_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ctx->in.pos = ctx->in.start;
+    ctx->in.last = ctx->in.start;
+    ctx->in.end = ctx->in.start + hscf->max_line;
+
+    cln = ngx_pool_cleanup_add(c->pool, 0);
+    if (cln == NULL) {
+        ngx_stream_finalize_session(s, NGX_STREAM_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    cln->handler = ngx_stream_herd_cleanup;
+    cln->data = ctx;
+
+    ngx_stream_set_ctx(s, ctx, ngx_stream_herd_module);
+
+    ngx_log_error(NGX_LOG_INFO, c->log, 0, "herd %V: session opened",
+                  &hscf->name);
+
+    c->read->handler = ngx_stream_herd_read_handler;
+    c->write->handler = ngx_stream_herd_write_handler;
+
+    ngx_stream_herd_run(ctx);
+}
+
+
+static void
+ngx_stream_herd_read_handler(ngx_event_t *rev)
+{
+    ngx_connection_t       *c;
+    ngx_stream_session_t   *s;
+    ngx_stream_herd_ctx_t  *ctx;
+
+    c = rev->data;
+    s = c->data;
+    ctx = ngx_stream_get_module_ctx(s, ngx_stream_herd_module);
+
+    if (c->close) {
+        ngx_stream_herd_close(ctx, NGX_STREAM_OK, "worker is shutting down");
+        return;
+    }
+
+    if (rev->timedout) {
+        c->timedout = 1;
+        ngx_stream_herd_close(ctx, NGX_STREAM_OK, "client timed out");
+        return;
+    }
+
+    ngx_stream_herd_run(ctx);
+}
+
+
+static void
+ngx_stream_herd_write_handler(ngx_event_t *wev)
+{
+    ngx_connection_t       *c;
+    ngx_stream_session_t   *s;
+    ngx_stream_herd_ctx_t  *ctx;
+
+    c = wev->data;
+    s = c->data;
+    ctx = ngx_stream_get_module_ctx(s, ngx_stream_herd_module);
+
+    if (c->close) {
+        ngx_stream_herd_close(ctx, NGX_STREAM_OK, "worker is shutting down");
+        return;
+    }
+
+    ngx_stream_herd_run(ctx);
+}
+
+
+/*
+ * Answers every complete line buffered, reads more while the client's
+ * output stays below NGX_STREAM_HERD_OUT_HIGH, flushes, and re-arms the
+ * events and the idle timer.
+ */
+
+static void
+ngx_stream_herd_run(ngx_stream_herd_ctx_t *ctx)
+{
+    u_char                *lf;
+    ssize_t                n;
+    ngx_buf_t             *b;
+    ngx_connection_t      *c;
+    ngx_stream_session_t  *s;
+
+    s = ctx->session;
+    c = s->connection;
+    b = &ctx->in;
+
+    ctx->active = 0;
+
+    for ( ;; ) {
+
+        if (ctx->out.last - ctx->out.pos >= NGX_STREAM_HERD_OUT_HIGH) {
+
+            if (ngx_stream_herd_flush(ctx) != NGX_OK) {
+                ngx_stream_herd_close(ctx, NGX_STREAM_OK,
+                                      "client connection failed");
+                return;
+            }
+
+            if (ctx->out.last - ctx->out.pos >= NGX_STREAM_HERD_OUT_HIGH) {
+                /* backpressure: wait until the client reads */
+                break;
+            }
+        }
+
+        lf = ngx_strlchr(b->pos, b->last, LF);
+
+        if (lf != NULL) {
+            if (ngx_stream_herd_line(ctx, b->pos, lf - b->pos) != NGX_OK) {
+                ngx_stream_herd_close(ctx, NGX_STREAM_INTERNAL_SERVER_ERROR,
+                                      "out of memory");
+                return;
+            }
+
+            b->pos = lf + 1;
+            continue;
+        }
+
+        if (ctx->eof) {
+
+            /* an unterminated last line is a command too */
+
+            if (b->pos < b->last && !ctx->discard) {
+                if (ngx_stream_herd_line(ctx, b->pos, b->last - b->pos)
+                    != NGX_OK)
+                {
+                    ngx_stream_herd_close(ctx,
+                                          NGX_STREAM_INTERNAL_SERVER_ERROR,
+                                          "out of memory");
+                    return;
+                }
+            }
+
+            b->pos = b->start;
+            b->last = b->start;
+            break;
+        }
+
+        if (b->pos == b->last) {
+            b->pos = b->start;
+            b->last = b->start;
+
+        } else if (b->last == b->end && b->pos > b->start) {
+            b->last = ngx_movemem(b->start, b->pos, b->last - b->pos);
+            b->pos = b->start;
+        }
+
+        if (b->last == b->end) {
+            if (ngx_stream_herd_too_long(ctx) != NGX_OK) {
+                ngx_stream_herd_close(ctx, NGX_STREAM_INTERNAL_SERVER_ERROR,
+                                      "out of memory");
+                return;
+            }
+
+            continue;
+        }
+
+        n = ngx_stream_herd_recv(ctx);
+
+        if (n == NGX_AGAIN) {
+            break;
+        }
+
+        if (n == NGX_ERROR) {
+            ngx_stream_herd_close(ctx, NGX_STREAM_OK,
+                                  "client connection failed");
+            return;
+        }
+
+        if (n == 0) {
+            ctx->eof = 1;
+            continue;
+        }
+
+        ctx->active = 1;
+
+        if (ctx->discard) {
+
+            /* the rest of an over-long line: drop it up to its LF */
+
+            lf = ngx_strlchr(b->last, b->last + n, LF);
+
+            if (lf == NULL) {
+                continue;
+            }
+
+            b->pos = lf + 1;
+            ctx->discard = 0;
+        }
+
+        b->last += n;
+    }
+
+    if (ngx_stream_herd_flush(ctx) != NGX_OK) {
+        ngx_stream_herd_close(ctx, NGX_STREAM_OK, "client connection failed");
+        return;
+    }
+
+    if (ctx->eof && ctx->out.pos == ctx->out.last) {
+        ngx_stream_herd_close(ctx, NGX_STREAM_OK, "client closed connection");
+        return;
+    }
+
+    if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
+        ngx_stream_herd_close(ctx, NGX_STREAM_INTERNAL_SERVER_ERROR,
+                              "event failure");
+        return;
+    }
+
+    if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
+        ngx_stream_herd_close(ctx, NGX_STREAM_INTERNAL_SERVER_ERROR,
+                              "event failure");
+        return;
+    }
+
+    /* idle: nothing received from and nothing sent to the client */
+
+    if (ctx->active || !c->read->timer_set) {
+        ngx_add_timer(c->read, ctx->hscf->timeout);
+    }
+
+    /* a graceful shutdown may close a client that has nothing pending */
+
+    c->idle = (ctx->out.pos == ctx->out.last && b->pos == b->last);
+}
+
+
+/* bytes left by preread handlers first, then the socket */
+
+static ssize_t
+ngx_stream_herd_recv(ngx_stream_herd_ctx_t *ctx)
+{
+    size_t             size;
+    ngx_buf_t         *b, *pre;
+    ngx_connection_t  *c;
+
+    c = ctx->session->connection;
+    b = &ctx->in;
+    pre = c->buffer;
+
+    if (pre != NULL && pre->pos < pre->last) {
+        size = ngx_min((size_t) (pre->last - pre->pos),
+                       (size_t) (b->end - b->last));
+
+        ngx_memcpy(b->last, pre->pos, size);
+        pre->pos += size;
+
+        return size;
+    }
+
+    if (!c->read->ready) {
+        return NGX_AGAIN;
+    }
+
+    return c->recv(c, b->last, b->end - b->last);
+}
+
+
+static ngx_int_t
+ngx_stream_herd_flush(ngx_stream_herd_ctx_t *ctx)
+{
+    ssize_t            n;
+    ngx_buf_t         *b;
+    ngx_connection_t  *c;
+
+    c = ctx->session->connection;
+    b = &ctx->out;
+
+    while (b->pos < b->last) {
+
+        n = c->send(c, b->pos, b->last - b->pos);
+
+        if (n == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (n == NGX_AGAIN || n == 0) {
+            break;
+        }
+
+        b->pos += n;
+        ctx->active = 1;
+    }
+
+    if (b->pos == b->last) {
+        b->pos = b->start;
+        b->last = b->start;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_stream_herd_close(ngx_stream_herd_ctx_t *ctx, ngx_uint_t rc,
+    char *reason)
+{
+    ngx_stream_session_t  *s;
+
+    s = ctx->session;
+
+    ngx_log_error(NGX_LOG_INFO, s->connection->log, 0,
+                  "herd %V: session closed: %s", &ctx->hscf->name, reason);
+
+    ngx_stream_finalize_session(s, rc);
+}
+
+
+static void
+ngx_stream_herd_cleanup(void *data)
+{
+    ngx_stream_herd_ctx_t  *ctx = data;
+
+    if (ctx->out.start) {
+        ngx_free(ctx->out.start);
+        ctx->out.start = NULL;
+    }
+}
+
+
+/* one command line, without its LF */
+
+static ngx_int_t
+ngx_stream_herd_line(ngx_stream_herd_ctx_t *ctx, u_char *p, size_t len)
+{
+    ngx_stream_herd_cmd_t  cmd;
+
+    switch (ngx_stream_herd_parse_line(p, len, &cmd)) {
+
+    case NGX_STREAM_HERD_EMPTY:
+        return NGX_OK;
+
+    case NGX_STREAM_HERD_IAMAT:
+        ngx_log_error(NGX_LOG_INFO, ctx->session->connection->log, 0,
+                      "herd %V: recv \"%V\"", &ctx->hscf->name, &cmd.line);
+        return ngx_stream_herd_iamat(ctx, &cmd);
+
+    case NGX_STREAM_HERD_WHATSAT:
+        ngx_log_error(NGX_LOG_INFO, ctx->session->connection->log, 0,
+                      "herd %V: recv \"%V\"", &ctx->hscf->name, &cmd.line);
+        return ngx_stream_herd_whatsat(ctx, &cmd);
+
+    default: /* NGX_STREAM_HERD_INVALID */
+        ngx_log_error(NGX_LOG_INFO, ctx->session->connection->log, 0,
+                      "herd %V: recv invalid \"%V\"", &ctx->hscf->name,
+                      &cmd.line);
+        return ngx_stream_herd_invalid(ctx, &cmd.line);
+    }
+}
+
+
+static ngx_int_t
+ngx_stream_herd_iamat(ngx_stream_herd_ctx_t *ctx, ngx_stream_herd_cmd_t *cmd)
+{
+    u_char                  *p;
+    ngx_int_t                rc;
+    ngx_str_t                line, client;
+    struct timespec          ts;
+    ngx_stream_herd_at_t     at;
+    ngx_stream_herd_time_t   now;
+    u_char                   diff[NGX_STREAM_HERD_DIFF_LEN];
+
+    (void) clock_gettime(CLOCK_REALTIME, &ts);
+
+    now.sec = (uint64_t) ts.tv_sec;
+    now.nsec = (uint32_t) ts.tv_nsec;
+
+    at.server = ctx->hscf->name;
+    at.diff.data = diff;
+    at.diff.len = ngx_stream_herd_format_diff(diff, &now, &cmd->client_time)
+                  - diff;
+    at.client = cmd->client;
+    at.location = cmd->location;
+    at.time = cmd->time;
+
+    p = ngx_stream_herd_reserve(ctx, ngx_stream_herd_at_len(&at) + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    line.data = p;
+    p = ngx_stream_herd_format_at(p, &at);
+    line.len = p - line.data;
+    *p++ = LF;
+
+    client.data = line.data + sizeof("AT ") - 1 + at.server.len + 1
+                  + at.diff.len + 1;
+    client.len = at.client.len;
+
+    rc = ngx_stream_herd_zone_update(ctx->zone, &line, &client,
+                                     &cmd->client_time,
+                                     ctx->session->connection->log);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_STREAM, ctx->session->connection->log, 0,
+                   "herd %V: zone update: %i", &ctx->hscf->name, rc);
+
+    ngx_stream_herd_sent(ctx, p);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_stream_herd_whatsat(ngx_stream_herd_ctx_t *ctx, ngx_stream_herd_cmd_t *cmd)
+{
+    u_char     *p;
+    size_t      len, extra;
+    ngx_int_t   rc;
+
+    extra = 1 + ngx_stream_herd_no_key_json.len + 2;
+    len = 256;
+
+    for ( ;; ) {
+        p = ngx_stream_herd_reserve(ctx, len + extra);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        len = (ctx->out.end - p) - extra;
+
+        rc = ngx_stream_herd_zone_get(ctx->zone, &cmd->client, p, &len);
+
+        if (rc != NGX_AGAIN) {
+            break;
+        }
+
+        /* a longer record than room: grow and look again */
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_stream_herd_invalid(ctx, &cmd->line);
+    }
+
+    p += len;
+    *p++ = LF;
+    p = ngx_cpymem(p, ngx_stream_herd_no_key_json.data,
+                   ngx_stream_herd_no_key_json.len);
+    *p++ = LF;
+    *p++ = LF;
+
+    ngx_log_error(NGX_LOG_INFO, ctx->session->connection->log, 0,
+                  "herd %V: no Places key configured, answering "
+                  "REQUEST_DENIED", &ctx->hscf->name);
+
+    ngx_stream_herd_sent(ctx, p);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_stream_herd_invalid(ngx_stream_herd_ctx_t *ctx, ngx_str_t *line)
+{
+    u_char  *p;
+
+    p = ngx_stream_herd_reserve(ctx, ngx_stream_herd_invalid_len(line));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_stream_herd_format_invalid(p, line);
+
+    ngx_stream_herd_sent(ctx, p);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The input buffer is full and holds no LF: answer "? " + the first bytes
+ * + "...", and drop the rest of the line as it arrives.
+ */
+
+static ngx_int_t
+ngx_stream_herd_too_long(ngx_stream_herd_ctx_t *ctx)
+{
+    u_char     *p;
+    ngx_str_t   line;
+
+    line.data = ctx->in.pos;
+    line.len = ctx->in.last - ctx->in.pos;
+
+    ngx_log_error(NGX_LOG_INFO, ctx->session->connection->log, 0,
+                  "herd %V: line longer than herd_max_line %uz",
+                  &ctx->hscf->name, ctx->hscf->max_line);
+
+    while (line.len && ngx_stream_herd_is_space(*line.data)) {
+        line.data++;
+        line.len--;
+    }
+
+    if (line.len > NGX_STREAM_HERD_LONG_ECHO) {
+        line.len = NGX_STREAM_HERD_LONG_ECHO;
+    }
+
+    p = ngx_stream_herd_reserve(ctx, sizeof("? ...") - 1 + line.len + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(p, "? ", 2);
+    p = ngx_cpymem(p, line.data, line.len);
+    p = ngx_cpymem(p, "...", 3);
+    *p++ = LF;
+
+    ngx_stream_herd_sent(ctx, p);
+
+    ctx->in.pos = ctx->in.start;
+    ctx->in.last = ctx->in.start;
+    ctx->discard = 1;
+
+    return NGX_OK;
+}
+
+
+/* room for size more bytes of output at ctx->out.last */
+
+static u_char *
+ngx_stream_herd_reserve(ngx_stream_herd_ctx_t *ctx, size_t size)
+{
+    u_char     *p;
+    size_t      pending, cap;
+    ngx_buf_t  *b;
+
+    b = &ctx->out;
+
+    if ((size_t) (b->end - b->last) >= size) {
+        return b->last;
+    }
+
+    pending = b->last - b->pos;
+
+    if (b->start && (size_t) (b->end - b->start) >= pending + size) {
+        b->last = ngx_movemem(b->start, b->pos, pending);
+        b->pos = b->start;
+        return b->last;
+    }
+
+    cap = b->start ? (size_t) (b->end - b->start) : NGX_STREAM_HERD_OUT_INIT;
+
+    while (cap < pending + size) {
+        cap *= 2;
+    }
+
+    p = ngx_alloc(cap, ctx->session->connection->log);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    if (b->start) {
+        ngx_memcpy(p, b->pos, pending);
+        ngx_free(b->start);
+    }
+
+    b->start = p;
+    b->pos = p;
+    b->last = p + pending;
+    b->end = p + cap;
+
+    return b->last;
+}
+
+
+/* the reply written at ctx->out.last up to "last" is complete */
+
+static void
+ngx_stream_herd_sent(ngx_stream_herd_ctx_t *ctx, u_char *last)
+{
+    ngx_log_error(NGX_LOG_INFO, ctx->session->connection->log, 0,
+                  "herd %V: send \"%*s\"", &ctx->hscf->name,
+                  (size_t) (last - ctx->out.last - 1), ctx->out.last);
+
+    ctx->out.last = last;
+}

@@ -1,0 +1,341 @@
+
+/*
+ * Copyright (C) The herd authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_stream_herd_zone.h"
+
+
+#define ngx_stream_herd_node(n)                                               \
+    ((ngx_stream_herd_node_t *) &(n)->color)
+
+#define ngx_stream_herd_rbnode(hn)                                            \
+    ((ngx_rbtree_node_t *) ((u_char *) (hn)                                   \
+                            - offsetof(ngx_rbtree_node_t, color)))
+
+
+static void ngx_stream_herd_rbtree_insert_value(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static ngx_stream_herd_node_t *ngx_stream_herd_zone_lookup(
+    ngx_stream_herd_zone_t *zone, ngx_str_t *client, uint32_t hash);
+static void ngx_stream_herd_zone_delete(ngx_stream_herd_zone_t *zone,
+    ngx_stream_herd_node_t *hn);
+static ngx_stream_herd_node_t *ngx_stream_herd_zone_alloc(
+    ngx_stream_herd_zone_t *zone, size_t size, ngx_uint_t *evicted);
+
+
+ngx_int_t
+ngx_stream_herd_zone_init(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_stream_herd_zone_t  *ozone = data;
+
+    size_t                   len;
+    ngx_slab_pool_t         *shpool;
+    ngx_stream_herd_zone_t  *zone;
+
+    zone = shm_zone->data;
+
+    if (ozone) {
+        /* reload with the same name and size: keep every record */
+        zone->sh = ozone->sh;
+        zone->shpool = ozone->shpool;
+        return NGX_OK;
+    }
+
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+    zone->shpool = shpool;
+
+    if (shm_zone->shm.exists) {
+        zone->sh = shpool->data;
+        return NGX_OK;
+    }
+
+    zone->sh = ngx_slab_alloc(shpool, sizeof(ngx_stream_herd_shctx_t));
+    if (zone->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    shpool->data = zone->sh;
+
+    ngx_rbtree_init(&zone->sh->rbtree, &zone->sh->sentinel,
+                    ngx_stream_herd_rbtree_insert_value);
+    ngx_queue_init(&zone->sh->queue);
+    zone->sh->records = 0;
+    zone->sh->evicted = 0;
+
+    len = sizeof(" in herd_zone \"\"") + shm_zone->shm.name.len;
+
+    shpool->log_ctx = ngx_slab_alloc(shpool, len);
+    if (shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(shpool->log_ctx, " in herd_zone \"%V\"%Z",
+                &shm_zone->shm.name);
+
+    /* a full zone evicts old records; the slab need not say "no memory" */
+    shpool->log_nomem = 0;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_stream_herd_rbtree_insert_value(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t       **p;
+    ngx_stream_herd_node_t   *hn, *hnt;
+
+    for ( ;; ) {
+
+        if (node->key < temp->key) {
+
+            p = &temp->left;
+
+        } else if (node->key > temp->key) {
+
+            p = &temp->right;
+
+        } else { /* node->key == temp->key */
+
+            hn = ngx_stream_herd_node(node);
+            hnt = ngx_stream_herd_node(temp);
+
+            p = (ngx_memn2cmp(hn->data + hn->key_off, hnt->data + hnt->key_off,
+                              hn->key_len, hnt->key_len) < 0)
+                ? &temp->left : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+static ngx_stream_herd_node_t *
+ngx_stream_herd_zone_lookup(ngx_stream_herd_zone_t *zone, ngx_str_t *client,
+    uint32_t hash)
+{
+    ngx_int_t                rc;
+    ngx_rbtree_node_t       *node, *sentinel;
+    ngx_stream_herd_node_t  *hn;
+
+    node = zone->sh->rbtree.root;
+    sentinel = zone->sh->rbtree.sentinel;
+
+    while (node != sentinel) {
+
+        if (hash < node->key) {
+            node = node->left;
+            continue;
+        }
+
+        if (hash > node->key) {
+            node = node->right;
+            continue;
+        }
+
+        /* hash == node->key */
+
+        hn = ngx_stream_herd_node(node);
+
+        rc = ngx_memn2cmp(client->data, hn->data + hn->key_off,
+                          client->len, hn->key_len);
+
+        if (rc == 0) {
+            return hn;
+        }
+
+        node = (rc < 0) ? node->left : node->right;
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_stream_herd_zone_delete(ngx_stream_herd_zone_t *zone,
+    ngx_stream_herd_node_t *hn)
+{
+    ngx_rbtree_node_t  *node;
+
+    node = ngx_stream_herd_rbnode(hn);
+
+    ngx_queue_remove(&hn->queue);
+    ngx_rbtree_delete(&zone->sh->rbtree, node);
+    ngx_slab_free_locked(zone->shpool, node);
+
+    zone->sh->records--;
+}
+
+
+/*
+ * Allocates a node; when the zone is full, evicts the least recently
+ * updated records one by one until the allocation succeeds.
+ */
+
+static ngx_stream_herd_node_t *
+ngx_stream_herd_zone_alloc(ngx_stream_herd_zone_t *zone, size_t size,
+    ngx_uint_t *evicted)
+{
+    ngx_queue_t             *q;
+    ngx_rbtree_node_t       *node;
+    ngx_stream_herd_node_t  *hn;
+
+    for ( ;; ) {
+        node = ngx_slab_alloc_locked(zone->shpool, size);
+
+        if (node != NULL) {
+            return ngx_stream_herd_node(node);
+        }
+
+        if (ngx_queue_empty(&zone->sh->queue)) {
+            return NULL;
+        }
+
+        q = ngx_queue_last(&zone->sh->queue);
+        hn = ngx_queue_data(q, ngx_stream_herd_node_t, queue);
+
+        ngx_stream_herd_zone_delete(zone, hn);
+
+        zone->sh->evicted++;
+        (*evicted)++;
+    }
+}
+
+
+/*
+ * Stores the record if it is newer than the one held for the client.
+ * "line" is the AT line without LF, "client" points into it.
+ *
+ * NGX_OK: stored (new client or newer time); NGX_DECLINED: the held record
+ * is as new or newer, nothing changed; NGX_ERROR: the record does not fit
+ * in the zone even when empty.
+ */
+
+ngx_int_t
+ngx_stream_herd_zone_update(ngx_stream_herd_zone_t *zone, ngx_str_t *line,
+    ngx_str_t *client, ngx_stream_herd_time_t *time, ngx_log_t *log)
+{
+    size_t                   size;
+    uint32_t                 hash;
+    ngx_int_t                rc;
+    ngx_uint_t               evicted, records;
+    ngx_rbtree_node_t       *node;
+    ngx_stream_herd_node_t  *hn;
+
+    hash = ngx_crc32_short(client->data, client->len);
+
+    size = offsetof(ngx_rbtree_node_t, color)
+           + offsetof(ngx_stream_herd_node_t, data)
+           + line->len;
+
+    evicted = 0;
+    rc = NGX_OK;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    hn = ngx_stream_herd_zone_lookup(zone, client, hash);
+
+    if (hn != NULL) {
+        if (ngx_stream_herd_time_cmp(time, &hn->time) <= 0) {
+            ngx_shmtx_unlock(&zone->shpool->mutex);
+            return NGX_DECLINED;
+        }
+
+        ngx_stream_herd_zone_delete(zone, hn);
+    }
+
+    hn = ngx_stream_herd_zone_alloc(zone, size, &evicted);
+
+    if (hn == NULL) {
+        rc = NGX_ERROR;
+
+    } else {
+        node = ngx_stream_herd_rbnode(hn);
+        node->key = hash;
+
+        hn->key_off = (uint32_t) (client->data - line->data);
+        hn->key_len = (uint32_t) client->len;
+        hn->len = (uint32_t) line->len;
+        hn->time = *time;
+        ngx_memcpy(hn->data, line->data, line->len);
+
+        ngx_rbtree_insert(&zone->sh->rbtree, node);
+        ngx_queue_insert_head(&zone->sh->queue, &hn->queue);
+        zone->sh->records++;
+    }
+
+    records = zone->sh->records;
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    if (evicted) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "herd_zone \"%V\" is full: evicted %ui least recently "
+                      "updated record%s, %ui held",
+                      &zone->shm_zone->shm.name, evicted,
+                      evicted == 1 ? "" : "s", records);
+    }
+
+    if (rc == NGX_ERROR) {
+        ngx_log_error(NGX_LOG_CRIT, log, 0,
+                      "herd_zone \"%V\" is too small for a record of "
+                      "%uz bytes", &zone->shm_zone->shm.name, line->len);
+    }
+
+    return rc;
+}
+
+
+/*
+ * Copies the AT line held for the client into buf (of *len bytes).
+ *
+ * NGX_OK: copied, *len set; NGX_DECLINED: unknown client; NGX_AGAIN: buf
+ * is too small, *len set to the size needed.
+ */
+
+ngx_int_t
+ngx_stream_herd_zone_get(ngx_stream_herd_zone_t *zone, ngx_str_t *client,
+    u_char *buf, size_t *len)
+{
+    uint32_t                 hash;
+    ngx_int_t                rc;
+    ngx_stream_herd_node_t  *hn;
+
+    hash = ngx_crc32_short(client->data, client->len);
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    hn = ngx_stream_herd_zone_lookup(zone, client, hash);
+
+    if (hn == NULL) {
+        rc = NGX_DECLINED;
+
+    } else if (hn->len > *len) {
+        *len = hn->len;
+        rc = NGX_AGAIN;
+
+    } else {
+        ngx_memcpy(buf, hn->data, hn->len);
+        *len = hn->len;
+        rc = NGX_OK;
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return rc;
+}
