@@ -13,6 +13,7 @@
 #include <ngx_stream.h>
 #include "ngx_stream_herd_proto.h"
 #include "ngx_stream_herd_zone.h"
+#include "ngx_stream_herd_places.h"
 
 
 typedef struct {
@@ -21,6 +22,8 @@ typedef struct {
 
     ngx_msec_t                timeout;
     size_t                    max_line;
+
+    ngx_stream_herd_places_conf_t  places;
 
     u_char                   *file;        /* where "herd" was given */
     ngx_uint_t                line;

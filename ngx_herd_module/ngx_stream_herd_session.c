@@ -26,6 +26,10 @@ typedef struct {
     ngx_buf_t                    in;       /* from c->pool, herd_max_line */
     ngx_buf_t                    out;      /* heap, grows, freed on close */
 
+    /* a WHATSAT waiting for Places holds the later replies back */
+    ngx_stream_herd_places_waiter_t  *waiter;
+    ngx_str_t                    waiting;  /* its AT line, heap */
+
     unsigned                     eof:1;
     unsigned                     discard:1;
     unsigned                     active:1;
@@ -47,22 +51,15 @@ static ngx_int_t ngx_stream_herd_iamat(ngx_stream_herd_ctx_t *ctx,
     ngx_stream_herd_cmd_t *cmd);
 static ngx_int_t ngx_stream_herd_whatsat(ngx_stream_herd_ctx_t *ctx,
     ngx_stream_herd_cmd_t *cmd);
+static void ngx_stream_herd_places_done(void *data, ngx_str_t *json);
+static ngx_int_t ngx_stream_herd_whatsat_reply(ngx_stream_herd_ctx_t *ctx,
+    ngx_str_t *line, ngx_str_t *json);
 static ngx_int_t ngx_stream_herd_invalid(ngx_stream_herd_ctx_t *ctx,
     ngx_str_t *line);
 static ngx_int_t ngx_stream_herd_too_long(ngx_stream_herd_ctx_t *ctx);
 static u_char *ngx_stream_herd_reserve(ngx_stream_herd_ctx_t *ctx,
     size_t size);
 static void ngx_stream_herd_sent(ngx_stream_herd_ctx_t *ctx, u_char *last);
-
-
-static ngx_str_t  ngx_stream_herd_no_key_json = ngx_string(
-    "{\n"
-    "   \"error_message\" : "
-        "\"No Places API key is configured on this herd server\",\n"
-    "   \"html_attributions\" : [],\n"
-    "   \"results\" : [],\n"
-    "   \"status\" : \"REQUEST_DENIED\"\n"
-    "}");
 
 
 void
@@ -203,6 +200,11 @@ ngx_stream_herd_run(ngx_stream_herd_ctx_t *ctx)
             }
         }
 
+        if (ctx->waiter) {
+            /* replies leave in command order: wait for Places */
+            break;
+        }
+
         lf = ngx_strlchr(b->pos, b->last, LF);
 
         if (lf != NULL) {
@@ -296,7 +298,7 @@ ngx_stream_herd_run(ngx_stream_herd_ctx_t *ctx)
         return;
     }
 
-    if (ctx->eof && ctx->out.pos == ctx->out.last) {
+    if (ctx->eof && ctx->out.pos == ctx->out.last && ctx->waiter == NULL) {
         ngx_stream_herd_close(ctx, NGX_STREAM_OK, "client closed connection");
         return;
     }
@@ -321,7 +323,8 @@ ngx_stream_herd_run(ngx_stream_herd_ctx_t *ctx)
 
     /* a graceful shutdown may close a client that has nothing pending */
 
-    c->idle = (ctx->out.pos == ctx->out.last && b->pos == b->last);
+    c->idle = (ctx->out.pos == ctx->out.last && b->pos == b->last
+               && ctx->waiter == NULL);
 }
 
 
@@ -410,6 +413,16 @@ static void
 ngx_stream_herd_cleanup(void *data)
 {
     ngx_stream_herd_ctx_t  *ctx = data;
+
+    if (ctx->waiter) {
+        ngx_stream_herd_places_cancel(ctx->waiter);
+        ctx->waiter = NULL;
+    }
+
+    if (ctx->waiting.data) {
+        ngx_free(ctx->waiting.data);
+        ctx->waiting.data = NULL;
+    }
 
     if (ctx->out.start) {
         ngx_free(ctx->out.start);
@@ -503,20 +516,26 @@ ngx_stream_herd_iamat(ngx_stream_herd_ctx_t *ctx, ngx_stream_herd_cmd_t *cmd)
 static ngx_int_t
 ngx_stream_herd_whatsat(ngx_stream_herd_ctx_t *ctx, ngx_stream_herd_cmd_t *cmd)
 {
-    u_char     *p;
-    size_t      len, extra;
-    ngx_int_t   rc;
+    u_char                         *p;
+    size_t                          len;
+    ngx_int_t                       rc;
+    ngx_str_t                       line, error;
+    ngx_connection_t               *c;
+    ngx_stream_herd_at_t            at;
+    ngx_stream_herd_places_conf_t  *pcf;
 
-    extra = 1 + ngx_stream_herd_no_key_json.len + 2;
+    c = ctx->session->connection;
+    pcf = &ctx->hscf->places;
+
+    /* copy the stored AT line out of the zone */
+
     len = 256;
 
     for ( ;; ) {
-        p = ngx_stream_herd_reserve(ctx, len + extra);
+        p = ngx_alloc(len, c->log);
         if (p == NULL) {
             return NGX_ERROR;
         }
-
-        len = (ctx->out.end - p) - extra;
 
         rc = ngx_stream_herd_zone_get(ctx->zone, &cmd->client, p, &len);
 
@@ -524,23 +543,97 @@ ngx_stream_herd_whatsat(ngx_stream_herd_ctx_t *ctx, ngx_stream_herd_cmd_t *cmd)
             break;
         }
 
-        /* a longer record than room: grow and look again */
+        /* a longer record than room: look again with room for it */
+
+        ngx_free(p);
     }
 
     if (rc == NGX_DECLINED) {
+        ngx_free(p);
         return ngx_stream_herd_invalid(ctx, &cmd->line);
     }
 
-    p += len;
-    *p++ = LF;
-    p = ngx_cpymem(p, ngx_stream_herd_no_key_json.data,
-                   ngx_stream_herd_no_key_json.len);
-    *p++ = LF;
-    *p++ = LF;
+    line.data = p;
+    line.len = len;
 
-    ngx_log_error(NGX_LOG_INFO, ctx->session->connection->log, 0,
-                  "herd %V: no Places key configured, answering "
-                  "REQUEST_DENIED", &ctx->hscf->name);
+    if (pcf->key.len == 0) {
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "herd %V: no Places key configured, answering "
+                      "REQUEST_DENIED", &ctx->hscf->name);
+
+        rc = ngx_stream_herd_whatsat_reply(ctx, &line,
+                                           &ngx_stream_herd_places_no_key);
+        ngx_free(p);
+        return rc;
+    }
+
+    if (ngx_stream_herd_parse_at(line.data, line.len, &at) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ALERT, c->log, 0,
+                      "herd %V: malformed record \"%V\" in zone",
+                      &ctx->hscf->name, &line);
+        ngx_free(p);
+        return ngx_stream_herd_invalid(ctx, &cmd->line);
+    }
+
+    ctx->waiter = ngx_stream_herd_places_query(pcf, &at.location,
+                                               cmd->radius_m, cmd->bound,
+                                               ngx_stream_herd_places_done,
+                                               ctx, c->log, &error);
+
+    if (ctx->waiter == NULL) {
+        rc = ngx_stream_herd_whatsat_reply(ctx, &line, &error);
+        ngx_free(p);
+        return rc;
+    }
+
+    ctx->waiting = line;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_stream_herd_places_done(void *data, ngx_str_t *json)
+{
+    ngx_stream_herd_ctx_t  *ctx = data;
+
+    ngx_int_t  rc;
+
+    ctx->waiter = NULL;
+
+    rc = ngx_stream_herd_whatsat_reply(ctx, &ctx->waiting, json);
+
+    ngx_free(ctx->waiting.data);
+    ctx->waiting.data = NULL;
+
+    if (rc != NGX_OK) {
+        ngx_stream_herd_close(ctx, NGX_STREAM_INTERNAL_SERVER_ERROR,
+                              "out of memory");
+        return;
+    }
+
+    ngx_stream_herd_run(ctx);
+}
+
+
+/* the AT line, LF, the JSON, and the empty line that ends the reply */
+
+static ngx_int_t
+ngx_stream_herd_whatsat_reply(ngx_stream_herd_ctx_t *ctx, ngx_str_t *line,
+    ngx_str_t *json)
+{
+    u_char  *p;
+
+    p = ngx_stream_herd_reserve(ctx, line->len + 1 + json->len + 2);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(p, line->data, line->len);
+    *p++ = LF;
+    p = ngx_cpymem(p, json->data, json->len);
+    *p++ = LF;
+    *p++ = LF;
 
     ngx_stream_herd_sent(ctx, p);
 
