@@ -53,7 +53,8 @@ $(NGX_BUILD)/objs/Makefile: config
 	        --with-stream_realip_module \
 	        --add-dynamic-module=$(CURDIR) $(NGINX_CONFIGURE_EXTRA); \
 	else \
-	    ./auto/configure --with-compat --with-stream=dynamic \
+	    if [ -x configure ]; then cf=./configure; else cf=./auto/configure; fi; \
+	    $$cf --with-compat --with-stream=dynamic \
 	        --add-dynamic-module=$(CURDIR) $(NGINX_CONFIGURE_EXTRA); \
 	fi
 

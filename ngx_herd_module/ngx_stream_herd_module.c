@@ -21,6 +21,10 @@ static char *ngx_stream_herd_merge_srv_conf(ngx_conf_t *cf, void *parent,
 static char *ngx_stream_herd_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_stream_herd(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_stream_herd_peer(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_stream_herd_init_process(ngx_cycle_t *cycle);
+static void ngx_stream_herd_exit_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_stream_herd_postconfiguration(ngx_conf_t *cf);
 
 
@@ -36,6 +40,13 @@ static ngx_command_t  ngx_stream_herd_commands[] = {
     { ngx_string("herd"),
       NGX_STREAM_SRV_CONF|NGX_CONF_1MORE,
       ngx_stream_herd,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("herd_peer"),
+      NGX_STREAM_SRV_CONF|NGX_CONF_TAKE2,
+      ngx_stream_herd_peer,
       NGX_STREAM_SRV_CONF_OFFSET,
       0,
       NULL },
@@ -77,13 +88,33 @@ ngx_module_t  ngx_stream_herd_module = {
     NGX_STREAM_MODULE,                     /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_stream_herd_init_process,          /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_stream_herd_exit_process,          /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+static ngx_int_t
+ngx_stream_herd_init_process(ngx_cycle_t *cycle)
+{
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    return ngx_stream_herd_peer_init_process(cycle);
+}
+
+
+static void
+ngx_stream_herd_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_stream_herd_peer_exit_process(cycle);
+}
 
 
 static void *
@@ -122,6 +153,9 @@ ngx_stream_herd_create_srv_conf(ngx_conf_t *cf)
      *
      *     hscf->name = { 0, NULL };
      *     hscf->shm_zone = NULL;
+     *     hscf->peers = NULL;
+     *     hscf->links = { 0 };
+     *     hscf->cscf = NULL;
      *     hscf->file = NULL;
      *     hscf->line = 0;
      */
@@ -139,6 +173,9 @@ ngx_stream_herd_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_stream_herd_srv_conf_t *prev = parent;
     ngx_stream_herd_srv_conf_t *conf = child;
 
+    ngx_uint_t               i;
+    ngx_stream_herd_peer_t  *peers;
+
     ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 600000);
     ngx_conf_merge_size_value(conf->max_line, prev->max_line, 4096);
 
@@ -150,6 +187,31 @@ ngx_stream_herd_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
                            "bytes, not %uz", NGX_STREAM_HERD_MIN_LINE,
                            NGX_STREAM_HERD_MAX_LINE, conf->max_line);
         return NGX_CONF_ERROR;
+    }
+
+    if (conf->peers == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    peers = conf->peers->elts;
+
+    if (conf->name.data == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"herd_peer %V\" is given in a server without "
+                           "\"herd\"", &peers[0].name);
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 0; i < conf->peers->nelts; i++) {
+        if (peers[i].name.len == conf->name.len
+            && ngx_strncmp(peers[i].name.data, conf->name.data,
+                           conf->name.len) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "herd server \"%V\" cannot be its own peer",
+                               &conf->name);
+            return NGX_CONF_ERROR;
+        }
     }
 
     return NGX_CONF_OK;
@@ -333,6 +395,105 @@ ngx_stream_herd(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     cscf = ngx_stream_conf_get_module_srv_conf(cf, ngx_stream_core_module);
     cscf->handler = ngx_stream_herd_handler;
+
+    hscf->cscf = cscf;
+
+    return NGX_CONF_OK;
+}
+
+
+/* herd_peer name address; */
+
+static char *
+ngx_stream_herd_peer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_stream_herd_srv_conf_t  *hscf = conf;
+
+    ngx_url_t                u;
+    ngx_str_t               *value;
+    ngx_uint_t               i;
+    ngx_stream_herd_peer_t  *peer;
+
+    value = cf->args->elts;
+
+    if (hscf->peers == NULL) {
+        hscf->peers = ngx_array_create(cf->pool, 4,
+                                       sizeof(ngx_stream_herd_peer_t));
+        if (hscf->peers == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    for (i = 0; i < value[1].len; i++) {
+        if (value[1].data[i] < 0x21 || value[1].data[i] == 0x7f) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid herd peer name \"%V\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    peer = hscf->peers->elts;
+
+    for (i = 0; i < hscf->peers->nelts; i++) {
+        if (peer[i].name.len == value[1].len
+            && ngx_strncmp(peer[i].name.data, value[1].data,
+                           value[1].len) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate herd peer \"%V\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+
+    u.url = value[2];
+    u.no_resolve = 0;
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+        if (u.err) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "%s in herd peer \"%V\" address \"%V\"",
+                               u.err, &value[1], &u.url);
+        }
+
+        return NGX_CONF_ERROR;
+    }
+
+    if (u.no_port || u.naddrs == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "herd peer \"%V\" needs an address with a port, "
+                           "not \"%V\"", &value[1], &u.url);
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 0; i < hscf->peers->nelts; i++) {
+        if (ngx_cmp_sockaddr(peer[i].addr.sockaddr, peer[i].addr.socklen,
+                             u.addrs[0].sockaddr, u.addrs[0].socklen, 1)
+            == NGX_OK)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "herd peers \"%V\" and \"%V\" have the same "
+                               "address %V", &peer[i].name, &value[1],
+                               &u.addrs[0].name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    peer = ngx_array_push(hscf->peers);
+    if (peer == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    peer->name = value[1];
+    peer->addr = u.addrs[0];
+
+    if (u.naddrs > 1) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "herd peer \"%V\": \"%V\" has %ui addresses, "
+                           "using %V", &value[1], &u.url, u.naddrs,
+                           &u.addrs[0].name);
+    }
 
     return NGX_CONF_OK;
 }

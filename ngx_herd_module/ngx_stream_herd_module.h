@@ -14,6 +14,7 @@
 #include "ngx_stream_herd_proto.h"
 #include "ngx_stream_herd_zone.h"
 #include "ngx_stream_herd_places.h"
+#include "ngx_stream_herd_peer.h"
 
 
 typedef struct {
@@ -24,6 +25,10 @@ typedef struct {
     size_t                    max_line;
 
     ngx_stream_herd_places_conf_t  places;
+
+    ngx_array_t              *peers;       /* ngx_stream_herd_peer_t */
+    ngx_array_t               links;       /* per worker: links to peers */
+    ngx_stream_core_srv_conf_t  *cscf;     /* its error_log */
 
     u_char                   *file;        /* where "herd" was given */
     ngx_uint_t                line;
@@ -36,6 +41,16 @@ typedef struct {
 
 
 void ngx_stream_herd_handler(ngx_stream_session_t *s);
+
+ngx_int_t ngx_stream_herd_peer_init_process(ngx_cycle_t *cycle);
+void ngx_stream_herd_peer_exit_process(ngx_cycle_t *cycle);
+void ngx_stream_herd_peer_flood(ngx_stream_herd_srv_conf_t *hscf,
+    ngx_str_t *line, ngx_stream_herd_peer_t *except);
+ngx_stream_herd_peer_t *ngx_stream_herd_peer_find(
+    ngx_stream_herd_srv_conf_t *hscf, ngx_str_t *name);
+ngx_int_t ngx_stream_herd_peer_update(ngx_stream_herd_srv_conf_t *hscf,
+    ngx_stream_herd_peer_t *from, u_char *p, size_t len, ngx_log_t *log);
+ngx_int_t ngx_stream_herd_test_connect(ngx_connection_t *c);
 
 
 extern ngx_module_t  ngx_stream_herd_module;

@@ -33,10 +33,28 @@ typedef struct ngx_stream_herd_places_waiter_s  ngx_stream_herd_places_waiter_t;
 typedef void (*ngx_stream_herd_places_handler_pt)(void *data, ngx_str_t *json);
 
 
+#define NGX_STREAM_HERD_PLACES_LEGACY   1
+#define NGX_STREAM_HERD_PLACES_NEW      2
+
+#define NGX_STREAM_HERD_PLACES_PRETTY   1
+#define NGX_STREAM_HERD_PLACES_COMPACT  2
+
+
 typedef struct {
     ngx_str_t                 key;         /* empty: no key configured */
-    /* more fields: owned by ngx_stream_herd_places.c */
-    void                     *conf;
+
+    /* the rest is owned by ngx_stream_herd_places.c */
+
+    ngx_uint_t                api;         /* legacy | new */
+    ngx_str_t                 url;         /* NUL-terminated */
+    ngx_str_t                 escaped_key; /* legacy query string form */
+    ngx_msec_t                timeout;
+    ngx_msec_t                connect_timeout;
+    size_t                    max_size;
+    ngx_uint_t                format;      /* pretty | compact */
+    ngx_uint_t                concurrency; /* per worker */
+    ngx_str_t                 ca_file;     /* NUL-terminated, or empty */
+    ngx_str_t                 proxy;       /* NUL-terminated, or empty */
 } ngx_stream_herd_places_conf_t;
 
 
@@ -46,6 +64,21 @@ ngx_stream_herd_places_waiter_t *ngx_stream_herd_places_query(
     ngx_stream_herd_places_handler_pt handler, void *data, ngx_log_t *log,
     ngx_str_t *error);
 void ngx_stream_herd_places_cancel(ngx_stream_herd_places_waiter_t *w);
+
+/* configuration (called from ngx_stream_herd_module.c) */
+void ngx_stream_herd_places_create_conf(ngx_conf_t *cf,
+    ngx_stream_herd_places_conf_t *pcf);
+char *ngx_stream_herd_places_merge_conf(ngx_conf_t *cf,
+    ngx_stream_herd_places_conf_t *prev, ngx_stream_herd_places_conf_t *conf);
+char *ngx_stream_herd_places_set_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/* per worker: the upstream client (called from the module's hooks) */
+ngx_int_t ngx_stream_herd_places_init_process(ngx_cycle_t *cycle);
+void ngx_stream_herd_places_exit_process(ngx_cycle_t *cycle);
+
+extern ngx_conf_enum_t  ngx_stream_herd_places_apis[];
+extern ngx_conf_enum_t  ngx_stream_herd_places_formats[];
 
 /* the answer when no key is configured */
 extern ngx_str_t  ngx_stream_herd_places_no_key;

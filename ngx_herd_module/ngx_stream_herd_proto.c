@@ -29,6 +29,13 @@ static u_char *ngx_stream_herd_write_uint(u_char *buf, uint64_t n);
 static ngx_str_t  ngx_stream_herd_iamat = ngx_string("IAMAT");
 static ngx_str_t  ngx_stream_herd_whatsat = ngx_string("WHATSAT");
 static ngx_str_t  ngx_stream_herd_at = ngx_string("AT");
+static ngx_str_t  ngx_stream_herd_herd = ngx_string("HERD");
+static ngx_str_t  ngx_stream_herd_digest = ngx_string("DIGEST");
+static ngx_str_t  ngx_stream_herd_version =
+    ngx_string(NGX_STREAM_HERD_PEER_VERSION);
+
+#define ngx_stream_herd_field_is(f, s)                                        \
+    ((f)->len == (s)->len && ngx_strncmp((f)->data, (s)->data, (s)->len) == 0)
 
 
 ngx_uint_t
@@ -128,6 +135,16 @@ ngx_stream_herd_parse_line(u_char *p, size_t len, ngx_stream_herd_cmd_t *cmd)
         cmd->client = f[1];
         cmd->radius = f[2];
         cmd->type = NGX_STREAM_HERD_WHATSAT;
+
+        return cmd->type;
+    }
+
+    if (n == 3
+        && ngx_stream_herd_field_is(&f[0], &ngx_stream_herd_herd)
+        && ngx_stream_herd_field_is(&f[1], &ngx_stream_herd_version))
+    {
+        cmd->peer = f[2];
+        cmd->type = NGX_STREAM_HERD_HELLO;
 
         return cmd->type;
     }
@@ -571,4 +588,130 @@ ngx_stream_herd_format_invalid(u_char *buf, ngx_str_t *line)
     *p++ = LF;
 
     return p;
+}
+
+
+/* an AT line flooded by a peer: every field checked as for IAMAT */
+
+ngx_int_t
+ngx_stream_herd_parse_update(u_char *p, size_t len, ngx_stream_herd_at_t *at,
+    ngx_stream_herd_time_t *t)
+{
+    ngx_str_t               lat, lng;
+    ngx_stream_herd_time_t  diff;
+
+    if (ngx_stream_herd_parse_at(p, len, at) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (at->diff.len < 2
+        || (at->diff.data[0] != '+' && at->diff.data[0] != '-')
+        || ngx_stream_herd_parse_time(at->diff.data + 1, at->diff.len - 1,
+                                      &diff)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_stream_herd_parse_location(at->location.data, at->location.len,
+                                       &lat, &lng)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_stream_herd_parse_time(at->time.data, at->time.len, t);
+}
+
+
+/* "HERD 1 name" + LF */
+
+u_char *
+ngx_stream_herd_format_hello(u_char *buf, ngx_str_t *name)
+{
+    u_char  *p;
+
+    p = ngx_cpymem(buf, "HERD " NGX_STREAM_HERD_PEER_VERSION " ",
+                   sizeof("HERD " NGX_STREAM_HERD_PEER_VERSION " ") - 1);
+    p = ngx_cpymem(p, name->data, name->len);
+    *p++ = LF;
+
+    return p;
+}
+
+
+/* "DIGEST 1 name " + 256 digests of 16 hex digits + LF */
+
+u_char *
+ngx_stream_herd_format_digest(u_char *buf, ngx_str_t *name, uint64_t *digest)
+{
+    u_char      *p;
+    uint64_t     d;
+    ngx_uint_t   i, j;
+
+    static u_char  hex[] = "0123456789abcdef";
+
+    p = ngx_cpymem(buf, "DIGEST " NGX_STREAM_HERD_PEER_VERSION " ",
+                   sizeof("DIGEST " NGX_STREAM_HERD_PEER_VERSION " ") - 1);
+    p = ngx_cpymem(p, name->data, name->len);
+    *p++ = ' ';
+
+    for (i = 0; i < NGX_STREAM_HERD_DIGESTS; i++) {
+        d = digest[i];
+
+        for (j = 0; j < 16; j++) {
+            p[15 - j] = hex[d & 0xf];
+            d >>= 4;
+        }
+
+        p += 16;
+    }
+
+    *p++ = LF;
+
+    return p;
+}
+
+
+ngx_int_t
+ngx_stream_herd_parse_digest(u_char *p, size_t len, ngx_str_t *name,
+    uint64_t *digest)
+{
+    u_char      *h, ch;
+    uint64_t     d;
+    ngx_str_t    f[NGX_STREAM_HERD_MAX_FIELDS];
+    ngx_uint_t   i, j;
+
+    if (ngx_stream_herd_split(p, len, f, NGX_STREAM_HERD_MAX_FIELDS) != 4
+        || !ngx_stream_herd_field_is(&f[0], &ngx_stream_herd_digest)
+        || !ngx_stream_herd_field_is(&f[1], &ngx_stream_herd_version)
+        || f[3].len != NGX_STREAM_HERD_DIGESTS * 16)
+    {
+        return NGX_ERROR;
+    }
+
+    *name = f[2];
+    h = f[3].data;
+
+    for (i = 0; i < NGX_STREAM_HERD_DIGESTS; i++) {
+        d = 0;
+
+        for (j = 0; j < 16; j++) {
+            ch = *h++;
+
+            if (ch >= '0' && ch <= '9') {
+                d = (d << 4) | (ch - '0');
+
+            } else if (ch >= 'a' && ch <= 'f') {
+                d = (d << 4) | (ch - 'a' + 10);
+
+            } else {
+                return NGX_ERROR;
+            }
+        }
+
+        digest[i] = d;
+    }
+
+    return NGX_OK;
 }

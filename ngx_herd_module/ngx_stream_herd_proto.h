@@ -23,6 +23,14 @@
 #define NGX_STREAM_HERD_INVALID        1
 #define NGX_STREAM_HERD_IAMAT          2
 #define NGX_STREAM_HERD_WHATSAT        3
+#define NGX_STREAM_HERD_HELLO          4
+
+/* the peer protocol: see docs/protocol.md */
+#define NGX_STREAM_HERD_PEER_VERSION   "1"
+#define NGX_STREAM_HERD_DIGESTS        256
+#define NGX_STREAM_HERD_DIGEST_LEN(name_len)                                  \
+    (sizeof("DIGEST " NGX_STREAM_HERD_PEER_VERSION " ") - 1 + (name_len)      \
+     + 1 + NGX_STREAM_HERD_DIGESTS * 16 + 1)
 
 #define NGX_STREAM_HERD_MAX_FRAC       9
 #define NGX_STREAM_HERD_MAX_SEC_DIGITS 18
@@ -56,6 +64,8 @@ typedef struct {
     ngx_str_t                 radius;      /* WHATSAT, verbatim, in km */
     ngx_uint_t                radius_m;    /* radius in metres, >= 1 */
     ngx_uint_t                bound;
+
+    ngx_str_t                 peer;        /* HELLO: the peer's name */
 } ngx_stream_herd_cmd_t;
 
 
@@ -77,6 +87,14 @@ ngx_int_t ngx_stream_herd_parse_location(u_char *p, size_t len,
     ngx_str_t *lat, ngx_str_t *lng);
 ngx_int_t ngx_stream_herd_parse_at(u_char *p, size_t len,
     ngx_stream_herd_at_t *at);
+
+ngx_int_t ngx_stream_herd_parse_update(u_char *p, size_t len,
+    ngx_stream_herd_at_t *at, ngx_stream_herd_time_t *t);
+u_char *ngx_stream_herd_format_hello(u_char *buf, ngx_str_t *name);
+u_char *ngx_stream_herd_format_digest(u_char *buf, ngx_str_t *name,
+    uint64_t *digest);
+ngx_int_t ngx_stream_herd_parse_digest(u_char *p, size_t len,
+    ngx_str_t *name, uint64_t *digest);
 
 ngx_int_t ngx_stream_herd_time_cmp(ngx_stream_herd_time_t *a,
     ngx_stream_herd_time_t *b);

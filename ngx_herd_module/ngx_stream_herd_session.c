@@ -17,11 +17,19 @@
 /* how much of an over-long line its "? " answer shows */
 #define NGX_STREAM_HERD_LONG_ECHO    64
 
+/* a peer relays AT lines, longer than the IAMAT lines they came from */
+#define NGX_STREAM_HERD_PEER_SLACK   512
+
+/* peers send an empty line every 30 s */
+#define NGX_STREAM_HERD_PEER_TIMEOUT 90000
+
 
 typedef struct {
     ngx_stream_session_t        *session;
     ngx_stream_herd_srv_conf_t  *hscf;
     ngx_stream_herd_zone_t      *zone;
+    ngx_stream_herd_peer_t      *peer;     /* a neighbour, after HERD */
+    ngx_msec_t                   timeout;
 
     ngx_buf_t                    in;       /* from c->pool, herd_max_line */
     ngx_buf_t                    out;      /* heap, grows, freed on close */
@@ -50,6 +58,8 @@ static ngx_int_t ngx_stream_herd_line(ngx_stream_herd_ctx_t *ctx, u_char *p,
 static ngx_int_t ngx_stream_herd_iamat(ngx_stream_herd_ctx_t *ctx,
     ngx_stream_herd_cmd_t *cmd);
 static ngx_int_t ngx_stream_herd_whatsat(ngx_stream_herd_ctx_t *ctx,
+    ngx_stream_herd_cmd_t *cmd);
+static ngx_int_t ngx_stream_herd_hello(ngx_stream_herd_ctx_t *ctx,
     ngx_stream_herd_cmd_t *cmd);
 static void ngx_stream_herd_places_done(void *data, ngx_str_t *json);
 static ngx_int_t ngx_stream_herd_whatsat_reply(ngx_stream_herd_ctx_t *ctx,
@@ -85,8 +95,10 @@ ngx_stream_herd_handler(ngx_stream_session_t *s)
     ctx->session = s;
     ctx->hscf = hscf;
     ctx->zone = hscf->shm_zone->data;
+    ctx->timeout = hscf->timeout;
 
-    ctx->in.start = ngx_pnalloc(c->pool, hscf->max_line);
+    ctx->in.start = ngx_pnalloc(c->pool,
+                                hscf->max_line + NGX_STREAM_HERD_PEER_SLACK);
     if (ctx->in.start == NULL) {
         ngx_stream_finalize_session(s, NGX_STREAM_INTERNAL_SERVER_ERROR);
         return;
@@ -303,6 +315,17 @@ ngx_stream_herd_run(ngx_stream_herd_ctx_t *ctx)
         return;
     }
 
+    /* a graceful shutdown may close a client that has nothing pending */
+
+    c->idle = (ctx->out.pos == ctx->out.last && b->pos == b->last
+               && ctx->waiter == NULL);
+
+    if (c->idle && ngx_exiting) {
+        /* it was busy when the worker started to quit; now it is not */
+        ngx_stream_herd_close(ctx, NGX_STREAM_OK, "worker is shutting down");
+        return;
+    }
+
     if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
         ngx_stream_herd_close(ctx, NGX_STREAM_INTERNAL_SERVER_ERROR,
                               "event failure");
@@ -318,13 +341,8 @@ ngx_stream_herd_run(ngx_stream_herd_ctx_t *ctx)
     /* idle: nothing received from and nothing sent to the client */
 
     if (ctx->active || !c->read->timer_set) {
-        ngx_add_timer(c->read, ctx->hscf->timeout);
+        ngx_add_timer(c->read, ctx->timeout);
     }
-
-    /* a graceful shutdown may close a client that has nothing pending */
-
-    c->idle = (ctx->out.pos == ctx->out.last && b->pos == b->last
-               && ctx->waiter == NULL);
 }
 
 
@@ -438,6 +456,12 @@ ngx_stream_herd_line(ngx_stream_herd_ctx_t *ctx, u_char *p, size_t len)
 {
     ngx_stream_herd_cmd_t  cmd;
 
+    if (ctx->peer) {
+        (void) ngx_stream_herd_peer_update(ctx->hscf, ctx->peer, p, len,
+                                           ctx->session->connection->log);
+        return NGX_OK;
+    }
+
     switch (ngx_stream_herd_parse_line(p, len, &cmd)) {
 
     case NGX_STREAM_HERD_EMPTY:
@@ -452,6 +476,9 @@ ngx_stream_herd_line(ngx_stream_herd_ctx_t *ctx, u_char *p, size_t len)
         ngx_log_error(NGX_LOG_INFO, ctx->session->connection->log, 0,
                       "herd %V: recv \"%V\"", &ctx->hscf->name, &cmd.line);
         return ngx_stream_herd_whatsat(ctx, &cmd);
+
+    case NGX_STREAM_HERD_HELLO:
+        return ngx_stream_herd_hello(ctx, &cmd);
 
     default: /* NGX_STREAM_HERD_INVALID */
         ngx_log_error(NGX_LOG_INFO, ctx->session->connection->log, 0,
@@ -507,7 +534,61 @@ ngx_stream_herd_iamat(ngx_stream_herd_ctx_t *ctx, ngx_stream_herd_cmd_t *cmd)
     ngx_log_debug2(NGX_LOG_DEBUG_STREAM, ctx->session->connection->log, 0,
                    "herd %V: zone update: %i", &ctx->hscf->name, rc);
 
+    if (rc == NGX_OK) {
+        ngx_stream_herd_peer_flood(ctx->hscf, &line, NULL);
+    }
+
     ngx_stream_herd_sent(ctx, p);
+
+    return NGX_OK;
+}
+
+
+/*
+ * "HERD 1 name" from a configured neighbour turns the session into the
+ * receiving end of its link: answer with our digests, then take updates.
+ */
+
+static ngx_int_t
+ngx_stream_herd_hello(ngx_stream_herd_ctx_t *ctx, ngx_stream_herd_cmd_t *cmd)
+{
+    u_char                  *p;
+    ngx_connection_t        *c;
+    ngx_stream_herd_peer_t  *peer;
+    uint64_t                 digest[NGX_STREAM_HERD_DIGESTS];
+
+    c = ctx->session->connection;
+
+    peer = ngx_stream_herd_peer_find(ctx->hscf, &cmd->peer);
+
+    if (peer == NULL) {
+        ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                      "herd %V: greeting from \"%V\", which is not a "
+                      "configured herd_peer", &ctx->hscf->name, &cmd->peer);
+        return ngx_stream_herd_invalid(ctx, &cmd->line);
+    }
+
+    p = ngx_stream_herd_reserve(ctx,
+                                NGX_STREAM_HERD_DIGEST_LEN(ctx->hscf->name.len));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_stream_herd_zone_digest(ctx->zone, digest);
+
+    ctx->out.last = ngx_stream_herd_format_digest(p, &ctx->hscf->name,
+                                                  digest);
+
+    ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                  "herd %V: peer \"%V\" connected", &ctx->hscf->name,
+                  &peer->name);
+
+    c->log->action = "receiving from herd peer";
+
+    ctx->peer = peer;
+    ctx->timeout = NGX_STREAM_HERD_PEER_TIMEOUT;
+    ctx->in.end = ctx->in.start + ctx->hscf->max_line
+                  + NGX_STREAM_HERD_PEER_SLACK;
 
     return NGX_OK;
 }

@@ -25,6 +25,7 @@ static void ngx_stream_herd_zone_delete(ngx_stream_herd_zone_t *zone,
     ngx_stream_herd_node_t *hn);
 static ngx_stream_herd_node_t *ngx_stream_herd_zone_alloc(
     ngx_stream_herd_zone_t *zone, size_t size, ngx_uint_t *evicted);
+static uint64_t ngx_stream_herd_record_hash(ngx_stream_herd_node_t *hn);
 
 
 ngx_int_t
@@ -65,6 +66,7 @@ ngx_stream_herd_zone_init(ngx_shm_zone_t *shm_zone, void *data)
     ngx_queue_init(&zone->sh->queue);
     zone->sh->records = 0;
     zone->sh->evicted = 0;
+    ngx_memzero(zone->sh->digest, sizeof(zone->sh->digest));
 
     len = sizeof(" in herd_zone \"\"") + shm_zone->shm.name.len;
 
@@ -174,6 +176,9 @@ ngx_stream_herd_zone_delete(ngx_stream_herd_zone_t *zone,
 
     node = ngx_stream_herd_rbnode(hn);
 
+    zone->sh->digest[ngx_stream_herd_bucket(node->key)]
+        ^= ngx_stream_herd_record_hash(hn);
+
     ngx_queue_remove(&hn->queue);
     ngx_rbtree_delete(&zone->sh->rbtree, node);
     ngx_slab_free_locked(zone->shpool, node);
@@ -277,6 +282,9 @@ ngx_stream_herd_zone_update(ngx_stream_herd_zone_t *zone, ngx_str_t *line,
         ngx_rbtree_insert(&zone->sh->rbtree, node);
         ngx_queue_insert_head(&zone->sh->queue, &hn->queue);
         zone->sh->records++;
+
+        zone->sh->digest[ngx_stream_herd_bucket(hash)]
+            ^= ngx_stream_herd_record_hash(hn);
     }
 
     records = zone->sh->records;
@@ -336,6 +344,152 @@ ngx_stream_herd_zone_get(ngx_stream_herd_zone_t *zone, ngx_str_t *client,
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return rc;
+}
+
+
+/*
+ * FNV-1a over the client id, then the client time, finished with the
+ * splitmix64 mixer: the same on every server, whatever its byte order.
+ */
+
+static uint64_t
+ngx_stream_herd_record_hash(ngx_stream_herd_node_t *hn)
+{
+    u_char    *p, *last;
+    uint64_t   h;
+
+    h = 0xcbf29ce484222325ULL;
+
+    p = hn->data + hn->key_off;
+    last = p + hn->key_len;
+
+    while (p < last) {
+        h ^= *p++;
+        h *= 0x100000001b3ULL;
+    }
+
+    h ^= hn->time.sec;
+    h *= 0x100000001b3ULL;
+    h ^= hn->time.nsec;
+
+    h += 0x9e3779b97f4a7c15ULL;
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+
+    return h ^ (h >> 31);
+}
+
+
+void
+ngx_stream_herd_zone_digest(ngx_stream_herd_zone_t *zone, uint64_t *digest)
+{
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    ngx_memcpy(digest, zone->sh->digest, sizeof(zone->sh->digest));
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
+void
+ngx_stream_herd_zone_walk_init(ngx_stream_herd_walk_t *w, ngx_uint_t bucket)
+{
+    w->bucket = bucket;
+    w->key = (uint32_t) bucket << 24;
+    w->skip = 0;
+}
+
+
+/*
+ * Copies the AT lines (each with its LF) of bucket w->bucket, from the
+ * position in w on, into buf while they fit; *size is the room on entry and
+ * the bytes written on return.
+ *
+ * NGX_DONE: the bucket is exhausted; NGX_OK: buf is full, call again.
+ */
+
+ngx_int_t
+ngx_stream_herd_zone_walk(ngx_stream_herd_zone_t *zone,
+    ngx_stream_herd_walk_t *w, u_char *buf, size_t *size)
+{
+    u_char                  *p, *last;
+    uint32_t                 key;
+    ngx_int_t                rc;
+    ngx_uint_t               skip;
+    ngx_rbtree_t            *tree;
+    ngx_rbtree_node_t       *node, *next, *sentinel;
+    ngx_stream_herd_node_t  *hn;
+
+    p = buf;
+    last = buf + *size;
+    rc = NGX_DONE;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    tree = &zone->sh->rbtree;
+    sentinel = tree->sentinel;
+
+    /* the first node with a key not below w->key */
+
+    next = NULL;
+    node = tree->root;
+
+    while (node != sentinel) {
+        if (node->key >= w->key) {
+            next = node;
+            node = node->left;
+
+        } else {
+            node = node->right;
+        }
+    }
+
+    key = w->key;
+    skip = w->skip;
+
+    for (node = next; node; node = ngx_rbtree_next(tree, node)) {
+
+        if (ngx_stream_herd_bucket(node->key) != w->bucket) {
+            break;
+        }
+
+        if (node->key == key && skip) {
+            skip--;
+            continue;
+        }
+
+        hn = ngx_stream_herd_node(node);
+
+        if ((size_t) (last - p) < hn->len + 1) {
+
+            if (p == buf) {
+                /* cannot happen: callers offer room for any record */
+                ngx_shmtx_unlock(&zone->shpool->mutex);
+                *size = 0;
+                return NGX_ERROR;
+            }
+
+            rc = NGX_OK;
+            break;
+        }
+
+        p = ngx_cpymem(p, hn->data, hn->len);
+        *p++ = LF;
+
+        if (node->key == w->key) {
+            w->skip++;
+
+        } else {
+            w->key = (uint32_t) node->key;
+            w->skip = 1;
+        }
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    *size = p - buf;
 
     return rc;
 }

@@ -20,6 +20,17 @@
  */
 
 
+/*
+ * Records fall into NGX_STREAM_HERD_DIGESTS buckets by the top bits of the
+ * crc32 of the client id (the rbtree key), so a bucket is a key range of
+ * the tree.  Each bucket keeps a digest, the XOR of a 64-bit hash of every
+ * record's (client id, client time): two servers holding the same records
+ * have the same digests, which is what makes catch-up cheap.
+ */
+
+#define ngx_stream_herd_bucket(key)  ((key) >> 24)
+
+
 typedef struct {
     u_char                    color;
     u_char                    pad[3];
@@ -38,6 +49,7 @@ typedef struct {
     ngx_queue_t               queue;       /* head: most recently updated */
     ngx_uint_t                records;
     ngx_uint_t                evicted;
+    uint64_t                  digest[NGX_STREAM_HERD_DIGESTS];
 } ngx_stream_herd_shctx_t;
 
 
@@ -48,6 +60,14 @@ typedef struct {
 } ngx_stream_herd_zone_t;
 
 
+/* a position inside one bucket, for copying it out in chunks */
+typedef struct {
+    ngx_uint_t                bucket;
+    uint32_t                  key;         /* resume at this key */
+    ngx_uint_t                skip;        /* records of that key done */
+} ngx_stream_herd_walk_t;
+
+
 ngx_int_t ngx_stream_herd_zone_init(ngx_shm_zone_t *shm_zone, void *data);
 
 ngx_int_t ngx_stream_herd_zone_update(ngx_stream_herd_zone_t *zone,
@@ -55,6 +75,12 @@ ngx_int_t ngx_stream_herd_zone_update(ngx_stream_herd_zone_t *zone,
     ngx_log_t *log);
 ngx_int_t ngx_stream_herd_zone_get(ngx_stream_herd_zone_t *zone,
     ngx_str_t *client, u_char *buf, size_t *len);
+void ngx_stream_herd_zone_digest(ngx_stream_herd_zone_t *zone,
+    uint64_t *digest);
+void ngx_stream_herd_zone_walk_init(ngx_stream_herd_walk_t *w,
+    ngx_uint_t bucket);
+ngx_int_t ngx_stream_herd_zone_walk(ngx_stream_herd_zone_t *zone,
+    ngx_stream_herd_walk_t *w, u_char *buf, size_t *size);
 
 
 #endif /* _NGX_STREAM_HERD_ZONE_H_INCLUDED_ */
