@@ -61,7 +61,8 @@ $(NGX_BUILD)/objs/Makefile: config
 $(MODULE): $(NGX_BUILD)/objs/Makefile $(SOURCES)
 	$(MAKE) -C $(NGX_BUILD) -f objs/Makefile \
 	    objs/ngx_stream_herd_module.so
-	cp $(NGX_BUILD)/objs/ngx_stream_herd_module.so $(MODULE)
+	cp $(NGX_BUILD)/objs/ngx_stream_herd_module.so $(MODULE).tmp
+	mv -f $(MODULE).tmp $(MODULE)
 
 
 deps:

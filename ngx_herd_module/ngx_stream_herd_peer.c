@@ -794,6 +794,7 @@ ngx_stream_herd_peer_update(ngx_stream_herd_srv_conf_t *hscf,
     ngx_str_t                line;
     ngx_stream_herd_at_t     at;
     ngx_stream_herd_time_t   time;
+    u_char                   what[128];
 
     line.data = p;
     line.len = len;
@@ -808,26 +809,34 @@ ngx_stream_herd_peer_update(ngx_stream_herd_srv_conf_t *hscf,
         != NGX_OK)
     {
         ngx_log_error(NGX_LOG_WARN, log, 0,
-                      "herd %V: invalid update from peer \"%V\": \"%V\"",
-                      &hscf->name, &from->name, &line);
+                      "herd %V: invalid update from peer \"%V\"",
+                      &hscf->name, &from->name);
+        ngx_stream_herd_log_text(log, &hscf->name, "invalid update",
+                                 line.data, line.len);
         return NGX_DECLINED;
     }
 
     if (ngx_stream_herd_at_len(&at) != line.len) {
         /* peers send single spaces: the stored line is relayed as is */
         ngx_log_error(NGX_LOG_WARN, log, 0,
-                      "herd %V: malformed update from peer \"%V\": \"%V\"",
-                      &hscf->name, &from->name, &line);
+                      "herd %V: malformed update from peer \"%V\"",
+                      &hscf->name, &from->name);
+        ngx_stream_herd_log_text(log, &hscf->name, "malformed update",
+                                 line.data, line.len);
         return NGX_DECLINED;
     }
 
     rc = ngx_stream_herd_zone_update(hscf->shm_zone->data, &line, &at.client,
                                      &time, log);
 
-    ngx_log_error(NGX_LOG_INFO, log, 0,
-                  "herd %V: update from peer \"%V\" %s: \"%V\"",
-                  &hscf->name, &from->name,
-                  rc == NGX_OK ? "stored" : "not newer", &line);
+    if (log->log_level >= NGX_LOG_INFO) {
+        *ngx_snprintf(what, sizeof(what) - 1, "update from peer \"%V\" %s",
+                      &from->name, rc == NGX_OK ? "stored" : "not newer")
+            = '\0';
+
+        ngx_stream_herd_log_text(log, &hscf->name, (char *) what,
+                                 line.data, line.len);
+    }
 
     if (rc == NGX_OK) {
         ngx_stream_herd_peer_flood(hscf, &line, from);

@@ -715,3 +715,45 @@ ngx_stream_herd_parse_digest(u_char *p, size_t len, ngx_str_t *name,
 
     return NGX_OK;
 }
+
+
+/*
+ * Copies src into [dst, end) for a log line: printable ASCII as is, other
+ * bytes, '"' and '\\' as \xNN, LF as \n; stops with "..." when full.
+ */
+
+u_char *
+ngx_stream_herd_escape(u_char *dst, u_char *end, u_char *src, size_t len)
+{
+    u_char  ch;
+
+    static u_char  hex[] = "0123456789abcdef";
+
+    while (len--) {
+        ch = *src++;
+
+        if (end - dst < 7) {
+            if (end - dst >= 3) {
+                dst = ngx_cpymem(dst, "...", 3);
+            }
+
+            break;
+        }
+
+        if (ch == LF) {
+            *dst++ = '\\';
+            *dst++ = 'n';
+
+        } else if (ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\') {
+            *dst++ = '\\';
+            *dst++ = 'x';
+            *dst++ = hex[ch >> 4];
+            *dst++ = hex[ch & 0xf];
+
+        } else {
+            *dst++ = ch;
+        }
+    }
+
+    return dst;
+}

@@ -107,6 +107,9 @@ u_char *ngx_stream_herd_format_at(u_char *buf, ngx_stream_herd_at_t *at);
 size_t ngx_stream_herd_invalid_len(ngx_str_t *line);
 u_char *ngx_stream_herd_format_invalid(u_char *buf, ngx_str_t *line);
 
+u_char *ngx_stream_herd_escape(u_char *dst, u_char *end, u_char *src,
+    size_t len);
+
 ngx_uint_t ngx_stream_herd_is_space(u_char ch);
 void ngx_stream_herd_trim(ngx_str_t *s);
 

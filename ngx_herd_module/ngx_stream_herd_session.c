@@ -468,22 +468,24 @@ ngx_stream_herd_line(ngx_stream_herd_ctx_t *ctx, u_char *p, size_t len)
         return NGX_OK;
 
     case NGX_STREAM_HERD_IAMAT:
-        ngx_log_error(NGX_LOG_INFO, ctx->session->connection->log, 0,
-                      "herd %V: recv \"%V\"", &ctx->hscf->name, &cmd.line);
+        ngx_stream_herd_log_text(ctx->session->connection->log,
+                                 &ctx->hscf->name, "recv",
+                                 cmd.line.data, cmd.line.len);
         return ngx_stream_herd_iamat(ctx, &cmd);
 
     case NGX_STREAM_HERD_WHATSAT:
-        ngx_log_error(NGX_LOG_INFO, ctx->session->connection->log, 0,
-                      "herd %V: recv \"%V\"", &ctx->hscf->name, &cmd.line);
+        ngx_stream_herd_log_text(ctx->session->connection->log,
+                                 &ctx->hscf->name, "recv",
+                                 cmd.line.data, cmd.line.len);
         return ngx_stream_herd_whatsat(ctx, &cmd);
 
     case NGX_STREAM_HERD_HELLO:
         return ngx_stream_herd_hello(ctx, &cmd);
 
     default: /* NGX_STREAM_HERD_INVALID */
-        ngx_log_error(NGX_LOG_INFO, ctx->session->connection->log, 0,
-                      "herd %V: recv invalid \"%V\"", &ctx->hscf->name,
-                      &cmd.line);
+        ngx_stream_herd_log_text(ctx->session->connection->log,
+                                 &ctx->hscf->name, "recv invalid",
+                                 cmd.line.data, cmd.line.len);
         return ngx_stream_herd_invalid(ctx, &cmd.line);
     }
 }
@@ -840,9 +842,9 @@ ngx_stream_herd_reserve(ngx_stream_herd_ctx_t *ctx, size_t size)
 static void
 ngx_stream_herd_sent(ngx_stream_herd_ctx_t *ctx, u_char *last)
 {
-    ngx_log_error(NGX_LOG_INFO, ctx->session->connection->log, 0,
-                  "herd %V: send \"%*s\"", &ctx->hscf->name,
-                  (size_t) (last - ctx->out.last - 1), ctx->out.last);
+    ngx_stream_herd_log_text(ctx->session->connection->log, &ctx->hscf->name,
+                             "send", ctx->out.last,
+                             last - ctx->out.last - 1);
 
     ctx->out.last = last;
 }

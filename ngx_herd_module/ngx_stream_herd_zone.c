@@ -248,6 +248,20 @@ ngx_stream_herd_zone_update(ngx_stream_herd_zone_t *zone, ngx_str_t *line,
            + offsetof(ngx_stream_herd_node_t, data)
            + line->len;
 
+    /*
+     * A record may take at most half of the zone: a larger one is refused
+     * before anything is evicted for it, so that one long line cannot
+     * empty the table.
+     */
+
+    if (size > (size_t) (zone->shpool->end - zone->shpool->start) / 2) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "herd_zone \"%V\" is too small for a record of "
+                      "%uz bytes: not stored", &zone->shm_zone->shm.name,
+                      line->len);
+        return NGX_ERROR;
+    }
+
     evicted = 0;
     rc = NGX_OK;
 
@@ -301,8 +315,9 @@ ngx_stream_herd_zone_update(ngx_stream_herd_zone_t *zone, ngx_str_t *line,
 
     if (rc == NGX_ERROR) {
         ngx_log_error(NGX_LOG_CRIT, log, 0,
-                      "herd_zone \"%V\" is too small for a record of "
-                      "%uz bytes", &zone->shm_zone->shm.name, line->len);
+                      "herd_zone \"%V\" has no room for a record of "
+                      "%uz bytes even when empty",
+                      &zone->shm_zone->shm.name, line->len);
     }
 
     return rc;
