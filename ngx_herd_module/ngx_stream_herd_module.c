@@ -117,6 +117,29 @@ ngx_stream_herd_exit_process(ngx_cycle_t *cycle)
 }
 
 
+/*
+ * Logs protocol text at info, escaped: one log entry per call, whatever
+ * bytes a client sent.
+ */
+
+void
+ngx_stream_herd_log_text(ngx_log_t *log, ngx_str_t *name, char *what,
+    u_char *p, size_t len)
+{
+    u_char  *last;
+    u_char   buf[NGX_MAX_ERROR_STR / 2];
+
+    if (log->log_level < NGX_LOG_INFO) {
+        return;
+    }
+
+    last = ngx_stream_herd_escape(buf, buf + sizeof(buf), p, len);
+
+    ngx_log_error(NGX_LOG_INFO, log, 0, "herd %V: %s \"%*s\"",
+                  name, what, (size_t) (last - buf), buf);
+}
+
+
 static void *
 ngx_stream_herd_create_main_conf(ngx_conf_t *cf)
 {

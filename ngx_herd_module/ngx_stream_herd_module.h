@@ -42,6 +42,9 @@ typedef struct {
 
 void ngx_stream_herd_handler(ngx_stream_session_t *s);
 
+void ngx_stream_herd_log_text(ngx_log_t *log, ngx_str_t *name, char *what,
+    u_char *p, size_t len);
+
 ngx_int_t ngx_stream_herd_peer_init_process(ngx_cycle_t *cycle);
 void ngx_stream_herd_peer_exit_process(ngx_cycle_t *cycle);
 void ngx_stream_herd_peer_flood(ngx_stream_herd_srv_conf_t *hscf,
