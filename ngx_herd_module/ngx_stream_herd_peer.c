@@ -18,7 +18,8 @@
  * neighbour answers "DIGEST 1 <its name> <bucket digests>", the link sends
  * the records of every bucket whose digest differs (catch-up), and from
  * then on every update this worker accepts (flooding).  The neighbour
- * never answers updates.  A link that fails, or whose queue overflows, is
+ * never answers updates; it echoes the empty line the link sends every
+ * 30 s, so that each side notices a neighbour that went silent.  A link that fails, or whose queue overflows, is
  * closed and reconnected with capped exponential backoff and jitter; the
  * digest exchange on reconnect repairs whatever was dropped.
  */
@@ -34,6 +35,7 @@
 #define NGX_STREAM_HERD_BACKOFF_MIN      100
 #define NGX_STREAM_HERD_BACKOFF_MAX      5000
 #define NGX_STREAM_HERD_PING             30000
+#define NGX_STREAM_HERD_PEER_TIMEOUT     90000
 
 /* catch-up refills the queue in chunks while less than this is queued */
 #define NGX_STREAM_HERD_LINK_LOW         65536
@@ -361,8 +363,10 @@ ngx_stream_herd_link_read_handler(ngx_event_t *rev)
 
     if (rev->timedout) {
         ngx_log_error(NGX_LOG_WARN, &link->log, NGX_ETIMEDOUT,
-                      "herd %V: peer did not answer the greeting",
-                      &link->hscf->name);
+                      "herd %V: peer did not answer the %s",
+                      &link->hscf->name,
+                      link->state == NGX_STREAM_HERD_LINK_UP
+                      ? "keepalives" : "greeting");
         ngx_stream_herd_link_close(link, 1);
         return;
     }
@@ -401,6 +405,8 @@ ngx_stream_herd_link_read_handler(ngx_event_t *rev)
         }
 
         if (link->state != NGX_STREAM_HERD_LINK_HELLO) {
+            /* a keepalive echoed: the neighbour is alive */
+            ngx_add_timer(rev, NGX_STREAM_HERD_PEER_TIMEOUT);
             continue;
         }
 
@@ -465,9 +471,8 @@ ngx_stream_herd_link_digest(ngx_stream_herd_link_t *link, u_char *p,
         return NGX_ERROR;
     }
 
-    if (c->read->timer_set) {
-        ngx_del_timer(c->read);
-    }
+    /* from now on the neighbour only echoes keepalives */
+    ngx_add_timer(c->read, NGX_STREAM_HERD_PEER_TIMEOUT);
 
     zone = link->hscf->shm_zone->data;
 
@@ -532,7 +537,9 @@ ngx_stream_herd_link_pump(ngx_stream_herd_link_t *link)
                 b->pos = b->start;
             }
 
-            size = b->end - b->last;
+            /* in chunks: the rest of the queue stays free for floods */
+            size = ngx_min((size_t) (b->end - b->last),
+                           NGX_STREAM_HERD_LINK_LOW);
 
             rc = ngx_stream_herd_zone_walk(zone, &link->walk, b->last, &size);
 
@@ -566,10 +573,12 @@ ngx_stream_herd_link_flush(ngx_stream_herd_link_t *link)
 {
     ssize_t            n;
     ngx_buf_t         *b;
+    ngx_uint_t         progress;
     ngx_connection_t  *c;
 
     c = link->pc.connection;
     b = &link->out;
+    progress = 0;
 
     for ( ;; ) {
 
@@ -586,6 +595,7 @@ ngx_stream_herd_link_flush(ngx_stream_herd_link_t *link)
             }
 
             b->pos += n;
+            progress = 1;
         }
 
         if (b->pos == b->last) {
@@ -603,7 +613,10 @@ ngx_stream_herd_link_flush(ngx_stream_herd_link_t *link)
     }
 
     if (b->pos < b->last) {
-        ngx_add_timer(c->write, NGX_STREAM_HERD_SEND_TIMEOUT);
+        /* the send timeout counts from the last progress */
+        if (progress || !c->write->timer_set) {
+            ngx_add_timer(c->write, NGX_STREAM_HERD_SEND_TIMEOUT);
+        }
 
     } else if (c->write->timer_set) {
         ngx_del_timer(c->write);
@@ -783,7 +796,8 @@ ngx_stream_herd_peer_find(ngx_stream_herd_srv_conf_t *hscf, ngx_str_t *name)
 
 /*
  * One AT line from a neighbour: keep it if newer, and then pass it on to
- * every other neighbour.  Nothing is answered.
+ * every other neighbour.  Nothing is answered.  NGX_DONE: an empty line,
+ * the link's keepalive.
  */
 
 ngx_int_t
@@ -802,7 +816,7 @@ ngx_stream_herd_peer_update(ngx_stream_herd_srv_conf_t *hscf,
 
     if (line.len == 0) {
         /* a keepalive */
-        return NGX_OK;
+        return NGX_DONE;
     }
 
     if (ngx_stream_herd_parse_update(line.data, line.len, &at, &time)

@@ -457,8 +457,23 @@ ngx_stream_herd_line(ngx_stream_herd_ctx_t *ctx, u_char *p, size_t len)
     ngx_stream_herd_cmd_t  cmd;
 
     if (ctx->peer) {
-        (void) ngx_stream_herd_peer_update(ctx->hscf, ctx->peer, p, len,
-                                           ctx->session->connection->log);
+        if (ngx_stream_herd_peer_update(ctx->hscf, ctx->peer, p, len,
+                                        ctx->session->connection->log)
+            != NGX_DONE)
+        {
+            return NGX_OK;
+        }
+
+        /* echo the keepalive */
+
+        p = ngx_stream_herd_reserve(ctx, 1);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        *p = LF;
+        ctx->out.last++;
+
         return NGX_OK;
     }
 
