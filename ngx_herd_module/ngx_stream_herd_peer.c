@@ -630,13 +630,21 @@ ngx_stream_herd_link_flush(ngx_stream_herd_link_t *link)
         return NGX_ERROR;
     }
 
+    if (ngx_exiting) {
+        /* the new workers' links catch up on whatever is left unsent */
+        link->catchup = 0;
+    }
+
     /* a graceful shutdown may close a link with nothing queued */
     c->idle = (b->pos == b->last && !link->catchup);
 
-    if (c->idle && ngx_exiting && !c->read->posted) {
+    if (c->idle && ngx_exiting) {
         /* it was busy when the worker started to quit; now it is not */
         c->close = 1;
-        ngx_post_event(c->read, &ngx_posted_events);
+
+        if (!c->read->posted) {
+            ngx_post_event(c->read, &ngx_posted_events);
+        }
     }
 
     return NGX_OK;
@@ -760,6 +768,16 @@ ngx_stream_herd_peer_flood(ngx_stream_herd_srv_conf_t *hscf, ngx_str_t *line,
 
         b->last = ngx_cpymem(b->last, line->data, line->len);
         *b->last++ = LF;
+
+        if (b->last - b->pos >= NGX_STREAM_HERD_LINK_LOW) {
+            /* a burst: send now rather than let the queue fill up */
+
+            if (ngx_stream_herd_link_flush(link) != NGX_OK) {
+                ngx_stream_herd_link_close(link, 1);
+            }
+
+            continue;
+        }
 
         /* send once per event loop iteration, not once per record */
 

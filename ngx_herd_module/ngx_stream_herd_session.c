@@ -23,6 +23,12 @@
 /* peers send an empty line every 30 s */
 #define NGX_STREAM_HERD_PEER_TIMEOUT 90000
 
+/* bytes read in one go before other connections get their turn */
+#define NGX_STREAM_HERD_RUN_BUDGET   262144
+
+/* how long a quitting worker waits for a client's unfinished line */
+#define NGX_STREAM_HERD_EXIT_GRACE   5000
+
 
 typedef struct {
     ngx_stream_session_t        *session;
@@ -30,6 +36,7 @@ typedef struct {
     ngx_stream_herd_zone_t      *zone;
     ngx_stream_herd_peer_t      *peer;     /* a neighbour, after HERD */
     ngx_msec_t                   timeout;
+    ngx_stream_herd_time_t       received; /* when the last bytes came */
 
     ngx_buf_t                    in;       /* from c->pool, herd_max_line */
     ngx_buf_t                    out;      /* heap, grows, freed on close */
@@ -185,8 +192,10 @@ static void
 ngx_stream_herd_run(ngx_stream_herd_ctx_t *ctx)
 {
     u_char                *lf;
+    size_t                 budget;
     ssize_t                n;
     ngx_buf_t             *b;
+    ngx_msec_t             timeout;
     ngx_connection_t      *c;
     ngx_stream_session_t  *s;
 
@@ -195,6 +204,7 @@ ngx_stream_herd_run(ngx_stream_herd_ctx_t *ctx)
     b = &ctx->in;
 
     ctx->active = 0;
+    budget = NGX_STREAM_HERD_RUN_BUDGET;
 
     for ( ;; ) {
 
@@ -269,6 +279,12 @@ ngx_stream_herd_run(ngx_stream_herd_ctx_t *ctx)
             continue;
         }
 
+        if (budget == 0) {
+            /* a fast sender must not starve the worker's other clients */
+            ngx_post_event(c->read, &ngx_posted_next_events);
+            break;
+        }
+
         n = ngx_stream_herd_recv(ctx);
 
         if (n == NGX_AGAIN) {
@@ -287,6 +303,7 @@ ngx_stream_herd_run(ngx_stream_herd_ctx_t *ctx)
         }
 
         ctx->active = 1;
+        budget -= ngx_min(budget, (size_t) n);
 
         if (ctx->discard) {
 
@@ -340,8 +357,17 @@ ngx_stream_herd_run(ngx_stream_herd_ctx_t *ctx)
 
     /* idle: nothing received from and nothing sent to the client */
 
-    if (ctx->active || !c->read->timer_set) {
-        ngx_add_timer(c->read, ctx->timeout);
+    timeout = ctx->timeout;
+
+    if (ngx_exiting && ctx->waiter == NULL
+        && ctx->out.pos == ctx->out.last)
+    {
+        /* busy with an unfinished line when the worker began to quit */
+        timeout = ngx_min(timeout, NGX_STREAM_HERD_EXIT_GRACE);
+    }
+
+    if (ctx->active || !c->read->timer_set || ngx_exiting) {
+        ngx_add_timer(c->read, timeout);
     }
 }
 
@@ -352,7 +378,9 @@ static ssize_t
 ngx_stream_herd_recv(ngx_stream_herd_ctx_t *ctx)
 {
     size_t             size;
+    ssize_t            n;
     ngx_buf_t         *b, *pre;
+    struct timespec    ts;
     ngx_connection_t  *c;
 
     c = ctx->session->connection;
@@ -366,14 +394,29 @@ ngx_stream_herd_recv(ngx_stream_herd_ctx_t *ctx)
         ngx_memcpy(b->last, pre->pos, size);
         pre->pos += size;
 
-        return size;
-    }
+        n = size;
 
-    if (!c->read->ready) {
+    } else if (!c->read->ready) {
         return NGX_AGAIN;
+
+    } else {
+        n = c->recv(c, b->last, b->end - b->last);
+
+        if (n <= 0) {
+            return n;
+        }
+
+        ctx->session->received += n;
     }
 
-    return c->recv(c, b->last, b->end - b->last);
+    /* the receipt time of every command in these bytes */
+
+    (void) clock_gettime(CLOCK_REALTIME, &ts);
+
+    ctx->received.sec = (uint64_t) ts.tv_sec;
+    ctx->received.nsec = (uint32_t) ts.tv_nsec;
+
+    return n;
 }
 
 
@@ -512,19 +555,13 @@ ngx_stream_herd_iamat(ngx_stream_herd_ctx_t *ctx, ngx_stream_herd_cmd_t *cmd)
     u_char                  *p;
     ngx_int_t                rc;
     ngx_str_t                line, client;
-    struct timespec          ts;
     ngx_stream_herd_at_t     at;
-    ngx_stream_herd_time_t   now;
     u_char                   diff[NGX_STREAM_HERD_DIFF_LEN];
-
-    (void) clock_gettime(CLOCK_REALTIME, &ts);
-
-    now.sec = (uint64_t) ts.tv_sec;
-    now.nsec = (uint32_t) ts.tv_nsec;
 
     at.server = ctx->hscf->name;
     at.diff.data = diff;
-    at.diff.len = ngx_stream_herd_format_diff(diff, &now, &cmd->client_time)
+    at.diff.len = ngx_stream_herd_format_diff(diff, &ctx->received,
+                                              &cmd->client_time)
                   - diff;
     at.client = cmd->client;
     at.location = cmd->location;

@@ -9,6 +9,10 @@
 #include "ngx_stream_herd_zone.h"
 
 
+/* bounds the time one update may hold the zone mutex while evicting */
+#define NGX_STREAM_HERD_MAX_EVICT  4096
+
+
 #define ngx_stream_herd_node(n)                                               \
     ((ngx_stream_herd_node_t *) &(n)->color)
 
@@ -189,7 +193,8 @@ ngx_stream_herd_zone_delete(ngx_stream_herd_zone_t *zone,
 
 /*
  * Allocates a node; when the zone is full, evicts the least recently
- * updated records one by one until the allocation succeeds.
+ * updated records one by one until the allocation succeeds, at most
+ * NGX_STREAM_HERD_MAX_EVICT of them.
  */
 
 static ngx_stream_herd_node_t *
@@ -207,7 +212,9 @@ ngx_stream_herd_zone_alloc(ngx_stream_herd_zone_t *zone, size_t size,
             return ngx_stream_herd_node(node);
         }
 
-        if (ngx_queue_empty(&zone->sh->queue)) {
+        if (ngx_queue_empty(&zone->sh->queue)
+            || *evicted == NGX_STREAM_HERD_MAX_EVICT)
+        {
             return NULL;
         }
 
@@ -240,7 +247,7 @@ ngx_stream_herd_zone_update(ngx_stream_herd_zone_t *zone, ngx_str_t *line,
     ngx_int_t                rc;
     ngx_uint_t               evicted, records;
     ngx_rbtree_node_t       *node;
-    ngx_stream_herd_node_t  *hn;
+    ngx_stream_herd_node_t  *hn, *old;
 
     hash = ngx_crc32_short(client->data, client->len);
 
@@ -267,20 +274,30 @@ ngx_stream_herd_zone_update(ngx_stream_herd_zone_t *zone, ngx_str_t *line,
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    hn = ngx_stream_herd_zone_lookup(zone, client, hash);
+    old = ngx_stream_herd_zone_lookup(zone, client, hash);
 
-    if (hn != NULL) {
-        if (ngx_stream_herd_time_cmp(time, &hn->time) <= 0) {
+    if (old != NULL) {
+        if (ngx_stream_herd_time_cmp(time, &old->time) <= 0) {
             ngx_shmtx_unlock(&zone->shpool->mutex);
             return NGX_DECLINED;
         }
 
-        ngx_stream_herd_zone_delete(zone, hn);
+        /* out of the eviction's reach until the new record is in */
+        ngx_queue_remove(&old->queue);
     }
 
     hn = ngx_stream_herd_zone_alloc(zone, size, &evicted);
 
+    if (old != NULL) {
+        ngx_queue_insert_head(&zone->sh->queue, &old->queue);
+
+        if (hn != NULL) {
+            ngx_stream_herd_zone_delete(zone, old);
+        }
+    }
+
     if (hn == NULL) {
+        /* the client keeps its older record, if it had one */
         rc = NGX_ERROR;
 
     } else {
@@ -314,9 +331,9 @@ ngx_stream_herd_zone_update(ngx_stream_herd_zone_t *zone, ngx_str_t *line,
     }
 
     if (rc == NGX_ERROR) {
-        ngx_log_error(NGX_LOG_CRIT, log, 0,
-                      "herd_zone \"%V\" has no room for a record of "
-                      "%uz bytes even when empty",
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "herd_zone \"%V\" found no room for a record of "
+                      "%uz bytes: not stored",
                       &zone->shm_zone->shm.name, line->len);
     }
 
