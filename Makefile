@@ -20,8 +20,9 @@ BUILD       := $(CURDIR)/build
 NGX_BUILD   := $(BUILD)/nginx
 MODULE      := $(BUILD)/ngx_stream_herd_module.so
 HERD_PREFIX := $(BUILD)/herd
-HERD_NAMES  := Goloman Hands Holiday Welsh Wilkes
-HERD_CONF   := $(CURDIR)/conf/goloman
+HERD_TOPOLOGY ?= goloman
+HERD_CONF   := $(CURDIR)/conf/$(HERD_TOPOLOGY)
+HERD_NAMES  := $(basename $(notdir $(wildcard $(HERD_CONF)/*.conf)))
 
 SOURCES     := $(wildcard ngx_herd_module/*.c ngx_herd_module/*.h)
 
@@ -93,7 +94,7 @@ test: deps build conf-test
 # nginx -t over every example configuration in conf/.
 
 conf-test: build $(HERD_PREFIX)/modules
-	@for f in $(HERD_CONF)/*.conf $(CURDIR)/conf/*.conf; do \
+	@for f in $(CURDIR)/conf/*/*.conf $(CURDIR)/conf/*.conf; do \
 	    [ -f "$$f" ] || continue; \
 	    $(NGINX_BIN) -q -t -p $(HERD_PREFIX)/ -c $$f \
 	        || { echo "conf-test: $$f rejected"; exit 1; }; \
@@ -107,20 +108,24 @@ $(HERD_PREFIX)/modules: $(MODULE)
 	touch $@
 
 herd: deps build $(HERD_PREFIX)/modules herd-stop
+	@[ -n "$(HERD_NAMES)" ] || { echo "no conf/$(HERD_TOPOLOGY)"; exit 1; }
 	@for n in $(HERD_NAMES); do \
 	    $(NGINX_BIN) -p $(HERD_PREFIX)/ -c $(HERD_CONF)/$$n.conf \
 	        || exit 1; \
 	done
 	@echo
-	@echo "herd started: Goloman 127.0.0.1:12000, Hands :12001," \
-	      "Holiday :12002, Welsh :12003, Wilkes :12004"
+	@echo "herd started ($(HERD_TOPOLOGY)):"
+	@for n in $(HERD_NAMES); do \
+	    printf '  %-10s %s\n' $$n \
+	        "$$(sed -n 's/^ *listen *\([^;]*\);.*/\1/p' $(HERD_CONF)/$$n.conf)"; \
+	done
 	@echo "logs in $(HERD_PREFIX)/logs; stop with: make herd-stop"
 	@echo "try:  printf 'IAMAT kiwi.cs.ucla.edu +34.068930-118.445127" \
 	      "%s\\n' \$$(date +%s.%N) | nc -N 127.0.0.1 12000"
 
 herd-stop:
-	@for n in $(HERD_NAMES); do \
-	    pid=$(HERD_PREFIX)/logs/$$n.pid; \
+	@for pid in $(HERD_PREFIX)/logs/*.pid; do \
+	    n=$$(basename $$pid .pid); \
 	    if [ -f $$pid ] && kill -0 $$(cat $$pid) 2>/dev/null; then \
 	        kill -QUIT $$(cat $$pid); \
 	        for i in $$(seq 50); do \
