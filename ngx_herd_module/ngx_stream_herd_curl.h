@@ -50,12 +50,12 @@ struct ngx_stream_herd_curl_s {
 
     ngx_stream_herd_curl_handler_pt   handler;
     void                             *data;
-    ngx_log_t                        *log;
+    ngx_log_t                        *log;       /* valid until handler */
 
     /* response: valid while the handler runs */
     CURLcode                          result;
     long                              status;    /* HTTP status, 0: none */
-    u_char                           *start;     /* body, heap */
+    u_char                           *start;     /* body, heap, NUL */
     u_char                           *last;
     u_char                           *end;
     char                              error[CURL_ERROR_SIZE];

@@ -65,6 +65,76 @@ static ngx_command_t  ngx_stream_herd_commands[] = {
       offsetof(ngx_stream_herd_srv_conf_t, max_line),
       NULL },
 
+    { ngx_string("herd_places_key"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_herd_srv_conf_t, places.key),
+      NULL },
+
+    { ngx_string("herd_places_api"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_herd_srv_conf_t, places.api),
+      &ngx_stream_herd_places_apis },
+
+    { ngx_string("herd_places_url"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_herd_srv_conf_t, places.url),
+      NULL },
+
+    { ngx_string("herd_places_timeout"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_herd_srv_conf_t, places.timeout),
+      NULL },
+
+    { ngx_string("herd_places_connect_timeout"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_herd_srv_conf_t, places.connect_timeout),
+      NULL },
+
+    { ngx_string("herd_places_max_size"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_herd_srv_conf_t, places.max_size),
+      NULL },
+
+    { ngx_string("herd_places_format"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_herd_srv_conf_t, places.format),
+      &ngx_stream_herd_places_formats },
+
+    { ngx_string("herd_places_concurrency"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_herd_srv_conf_t, places.concurrency),
+      NULL },
+
+    { ngx_string("herd_places_ssl_trusted_certificate"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_stream_herd_places_set_file,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_herd_srv_conf_t, places.ca_file),
+      NULL },
+
+    { ngx_string("herd_places_proxy"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_herd_srv_conf_t, places.proxy),
+      NULL },
+
       ngx_null_command
 };
 
@@ -106,6 +176,10 @@ ngx_stream_herd_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    if (ngx_stream_herd_places_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_stream_herd_peer_init_process(cycle);
 }
 
@@ -114,6 +188,7 @@ static void
 ngx_stream_herd_exit_process(ngx_cycle_t *cycle)
 {
     ngx_stream_herd_peer_exit_process(cycle);
+    ngx_stream_herd_places_exit_process(cycle);
 }
 
 
@@ -186,6 +261,8 @@ ngx_stream_herd_create_srv_conf(ngx_conf_t *cf)
     hscf->timeout = NGX_CONF_UNSET_MSEC;
     hscf->max_line = NGX_CONF_UNSET_SIZE;
 
+    ngx_stream_herd_places_create_conf(cf, &hscf->places);
+
     return hscf;
 }
 
@@ -209,6 +286,12 @@ ngx_stream_herd_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
                            "\"herd_max_line\" must be between %d and %d "
                            "bytes, not %uz", NGX_STREAM_HERD_MIN_LINE,
                            NGX_STREAM_HERD_MAX_LINE, conf->max_line);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_stream_herd_places_merge_conf(cf, &prev->places, &conf->places)
+        != NGX_CONF_OK)
+    {
         return NGX_CONF_ERROR;
     }
 

@@ -6,7 +6,147 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
-#include "ngx_stream_herd_places.h"
+#include <ngx_stream.h>
+#include <cJSON.h>
+#include "ngx_stream_herd_module.h"
+#include "ngx_stream_herd_curl.h"
+
+
+/*
+ * WHATSAT's Nearby Search: one upstream call per distinct (server,
+ * location, radius, bound) in flight in a worker, its answer shaped once
+ * (results cut to the bound, the New API translated to the legacy
+ * envelope, Google's legacy formatting) and handed to every waiter.
+ */
+
+
+#define NGX_STREAM_HERD_PLACES_LEGACY_URL                                    \
+    "https://maps.googleapis.com/maps/api/place/nearbysearch/json"
+#define NGX_STREAM_HERD_PLACES_NEW_URL                                       \
+    "https://places.googleapis.com/v1/places:searchNearby"
+
+#define NGX_STREAM_HERD_PLACES_FIELD_MASK                                    \
+    "places.id,places.displayName,places.location,places.types,"            \
+    "places.shortFormattedAddress,places.rating,places.userRatingCount,"    \
+    "places.businessStatus"
+
+#define NGX_STREAM_HERD_PLACES_MIN_SIZE  1024
+#define NGX_STREAM_HERD_PLACES_OUT_INIT  4096
+
+/* member types for ngx_stream_herd_places_copy() */
+#define NGX_STREAM_HERD_PLACES_STRING    1
+#define NGX_STREAM_HERD_PLACES_NUMBER    2
+#define NGX_STREAM_HERD_PLACES_ARRAY     3
+
+
+typedef struct ngx_stream_herd_places_req_s  ngx_stream_herd_places_req_t;
+
+
+struct ngx_stream_herd_places_waiter_s {
+    ngx_queue_t                         queue;
+    ngx_stream_herd_places_req_t       *req;
+    ngx_stream_herd_places_handler_pt   handler;
+    void                               *data;
+};
+
+
+/* one upstream call in flight; heap, the location follows it */
+struct ngx_stream_herd_places_req_s {
+    ngx_queue_t                         queue;
+    ngx_queue_t                         waiters;
+    ngx_uint_t                          nwaiters;
+
+    /* identity only: never dereferenced once the call has started */
+    ngx_stream_herd_places_conf_t      *pcf;
+
+    ngx_str_t                           location;
+    ngx_uint_t                          radius_m;
+    ngx_uint_t                          bound;
+    ngx_uint_t                          api;
+    ngx_uint_t                          format;
+    size_t                              max_size;
+
+    ngx_stream_herd_curl_t             *curl;
+    ngx_log_t                           log;
+
+    unsigned                            done:1;
+};
+
+
+typedef struct {
+    ngx_queue_t                         requests;
+    ngx_uint_t                          in_flight;
+    ngx_uint_t                          calls;      /* upstream calls made */
+    ngx_uint_t                          avoided;    /* WHATSATs that joined */
+    unsigned                            ready:1;
+} ngx_stream_herd_places_worker_t;
+
+
+/* JSON output under construction */
+typedef struct {
+    u_char                             *start;
+    u_char                             *last;
+    u_char                             *end;
+    ngx_log_t                          *log;
+    ngx_uint_t                          compact;
+    ngx_uint_t                          failed;
+} ngx_stream_herd_places_out_t;
+
+
+static ngx_stream_herd_places_req_t *ngx_stream_herd_places_start(
+    ngx_stream_herd_places_conf_t *pcf, ngx_str_t *location,
+    ngx_uint_t radius_m, ngx_uint_t bound, ngx_log_t *log);
+static ngx_int_t ngx_stream_herd_places_request(
+    ngx_stream_herd_places_req_t *r, ngx_stream_herd_places_conf_t *pcf,
+    ngx_stream_herd_curl_t *hc);
+static u_char *ngx_stream_herd_places_coord(u_char *p, ngx_str_t *s);
+static void ngx_stream_herd_places_free(ngx_stream_herd_places_req_t *r);
+static void ngx_stream_herd_places_done(ngx_stream_herd_curl_t *hc);
+static cJSON *ngx_stream_herd_places_answer(ngx_stream_herd_places_req_t *r,
+    ngx_stream_herd_curl_t *hc);
+static cJSON *ngx_stream_herd_places_parse(ngx_stream_herd_places_req_t *r,
+    ngx_stream_herd_curl_t *hc);
+static cJSON *ngx_stream_herd_places_legacy(ngx_stream_herd_places_req_t *r,
+    cJSON *root);
+static cJSON *ngx_stream_herd_places_translate(
+    ngx_stream_herd_places_req_t *r, cJSON *root);
+static cJSON *ngx_stream_herd_places_new_error(
+    ngx_stream_herd_places_req_t *r, ngx_stream_herd_curl_t *hc);
+static cJSON *ngx_stream_herd_places_error(const char *status,
+    const char *message);
+static ngx_int_t ngx_stream_herd_places_copy(cJSON *to, const char *name,
+    cJSON *from, const char *field, ngx_uint_t type);
+static void ngx_stream_herd_places_cut(cJSON *array, ngx_uint_t bound);
+static const char *ngx_stream_herd_places_curl_error(
+    ngx_stream_herd_places_req_t *r, ngx_stream_herd_curl_t *hc);
+
+static ngx_int_t ngx_stream_herd_places_print(cJSON *root,
+    ngx_uint_t format, ngx_log_t *log, ngx_str_t *json);
+static void ngx_stream_herd_places_print_value(
+    ngx_stream_herd_places_out_t *out, cJSON *item, ngx_uint_t depth);
+static void ngx_stream_herd_places_print_string(
+    ngx_stream_herd_places_out_t *out, const char *s);
+static void ngx_stream_herd_places_print_number(
+    ngx_stream_herd_places_out_t *out, double d);
+static void ngx_stream_herd_places_indent(ngx_stream_herd_places_out_t *out,
+    ngx_uint_t depth);
+static void ngx_stream_herd_places_append(ngx_stream_herd_places_out_t *out,
+    const u_char *p, size_t len);
+static void ngx_stream_herd_places_newlines(ngx_str_t *json);
+
+
+ngx_conf_enum_t  ngx_stream_herd_places_apis[] = {
+    { ngx_string("legacy"), NGX_STREAM_HERD_PLACES_LEGACY },
+    { ngx_string("new"), NGX_STREAM_HERD_PLACES_NEW },
+    { ngx_null_string, 0 }
+};
+
+
+ngx_conf_enum_t  ngx_stream_herd_places_formats[] = {
+    { ngx_string("pretty"), NGX_STREAM_HERD_PLACES_PRETTY },
+    { ngx_string("compact"), NGX_STREAM_HERD_PLACES_COMPACT },
+    { ngx_null_string, 0 }
+};
 
 
 ngx_str_t  ngx_stream_herd_places_no_key = ngx_string(
@@ -19,21 +159,1563 @@ ngx_str_t  ngx_stream_herd_places_no_key = ngx_string(
     "}");
 
 
+/* answers that need no memory: [pretty, compact] */
+
+static ngx_str_t  ngx_stream_herd_places_busy[] = {
+    ngx_string(
+    "{\n"
+    "   \"error_message\" : \"Too many Places requests in flight on this "
+        "herd server (herd_places_concurrency), try again later\",\n"
+    "   \"html_attributions\" : [],\n"
+    "   \"results\" : [],\n"
+    "   \"status\" : \"UNKNOWN_ERROR\"\n"
+    "}"),
+    ngx_string(
+    "{\"error_message\":\"Too many Places requests in flight on this "
+        "herd server (herd_places_concurrency), try again later\","
+    "\"html_attributions\":[],\"results\":[],\"status\":\"UNKNOWN_ERROR\"}")
+};
+
+
+static ngx_str_t  ngx_stream_herd_places_failed[] = {
+    ngx_string(
+    "{\n"
+    "   \"error_message\" : \"The herd server could not ask Places\",\n"
+    "   \"html_attributions\" : [],\n"
+    "   \"results\" : [],\n"
+    "   \"status\" : \"UNKNOWN_ERROR\"\n"
+    "}"),
+    ngx_string(
+    "{\"error_message\":\"The herd server could not ask Places\","
+    "\"html_attributions\":[],\"results\":[],\"status\":\"UNKNOWN_ERROR\"}")
+};
+
+
+static ngx_stream_herd_places_worker_t  ngx_stream_herd_places_worker;
+
+
 ngx_stream_herd_places_waiter_t *
 ngx_stream_herd_places_query(ngx_stream_herd_places_conf_t *pcf,
     ngx_str_t *location, ngx_uint_t radius_m, ngx_uint_t bound,
     ngx_stream_herd_places_handler_pt handler, void *data, ngx_log_t *log,
     ngx_str_t *error)
 {
-    /* no directive sets a key yet: the Places client arrives with issue 3 */
+    ngx_uint_t                        compact;
+    ngx_queue_t                      *q;
+    ngx_stream_herd_places_req_t     *r;
+    ngx_stream_herd_places_waiter_t  *wt;
+    ngx_stream_herd_places_worker_t  *w;
 
-    *error = ngx_stream_herd_places_no_key;
+    w = &ngx_stream_herd_places_worker;
+    compact = (pcf->format == NGX_STREAM_HERD_PLACES_COMPACT);
+
+    if (!w->ready) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "herd places: no Places client in this process");
+        *error = ngx_stream_herd_places_failed[compact];
+        return NULL;
+    }
+
+    wt = ngx_alloc(sizeof(ngx_stream_herd_places_waiter_t), log);
+    if (wt == NULL) {
+        *error = ngx_stream_herd_places_failed[compact];
+        return NULL;
+    }
+
+    wt->handler = handler;
+    wt->data = data;
+
+    /* the same question in flight: wait for its answer */
+
+    for (q = ngx_queue_head(&w->requests);
+         q != ngx_queue_sentinel(&w->requests);
+         q = ngx_queue_next(q))
+    {
+        r = ngx_queue_data(q, ngx_stream_herd_places_req_t, queue);
+
+        if (r->pcf == pcf
+            && r->radius_m == radius_m
+            && r->bound == bound
+            && r->location.len == location->len
+            && ngx_memcmp(r->location.data, location->data, location->len)
+               == 0)
+        {
+            wt->req = r;
+            ngx_queue_insert_tail(&r->waiters, &wt->queue);
+            r->nwaiters++;
+
+            w->avoided++;
+
+            ngx_log_error(NGX_LOG_INFO, log, 0,
+                          "herd places: joined the upstream call in flight "
+                          "for %V, radius %ui m, bound %ui (%ui waiting); "
+                          "upstream calls avoided by this worker: %ui",
+                          location, radius_m, bound, r->nwaiters,
+                          w->avoided);
+            return wt;
+        }
+    }
+
+    if (w->in_flight >= pcf->concurrency) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "herd places: %ui upstream calls in flight in this "
+                      "worker, herd_places_concurrency is %ui: answering "
+                      "UNKNOWN_ERROR", w->in_flight, pcf->concurrency);
+        ngx_free(wt);
+        *error = ngx_stream_herd_places_busy[compact];
+        return NULL;
+    }
+
+    r = ngx_stream_herd_places_start(pcf, location, radius_m, bound, log);
+
+    if (r == NULL) {
+        ngx_free(wt);
+        *error = ngx_stream_herd_places_failed[compact];
+        return NULL;
+    }
+
+    wt->req = r;
+    ngx_queue_insert_tail(&r->waiters, &wt->queue);
+    r->nwaiters = 1;
+
+    return wt;
+}
+
+
+/* never from inside a libcurl callback (sessions are not finalized there) */
+
+void
+ngx_stream_herd_places_cancel(ngx_stream_herd_places_waiter_t *wt)
+{
+    ngx_stream_herd_places_req_t     *r;
+    ngx_stream_herd_places_worker_t  *w;
+
+    w = &ngx_stream_herd_places_worker;
+
+    if (!w->ready) {
+        /* exit_process freed every waiter */
+        return;
+    }
+
+    r = wt->req;
+
+    ngx_queue_remove(&wt->queue);
+    ngx_free(wt);
+
+    r->nwaiters--;
+
+    if (r->nwaiters || r->done) {
+        return;
+    }
+
+    /* nobody waits for the answer any more: stop the upstream call */
+
+    ngx_log_error(NGX_LOG_INFO, &r->log, 0,
+                  "herd places: upstream call for %V, radius %ui m, "
+                  "bound %ui cancelled: its clients went away",
+                  &r->location, r->radius_m, r->bound);
+
+    ngx_queue_remove(&r->queue);
+    w->in_flight--;
+
+    ngx_stream_herd_places_free(r);
+}
+
+
+static ngx_stream_herd_places_req_t *
+ngx_stream_herd_places_start(ngx_stream_herd_places_conf_t *pcf,
+    ngx_str_t *location, ngx_uint_t radius_m, ngx_uint_t bound,
+    ngx_log_t *log)
+{
+    ngx_stream_herd_curl_t           *hc;
+    ngx_stream_herd_places_req_t     *r;
+    ngx_stream_herd_places_worker_t  *w;
+
+    w = &ngx_stream_herd_places_worker;
+
+    r = ngx_calloc(sizeof(ngx_stream_herd_places_req_t) + location->len,
+                   log);
+    if (r == NULL) {
+        return NULL;
+    }
+
+    ngx_queue_init(&r->waiters);
+
+    r->pcf = pcf;
+    r->location.data = (u_char *) (r + 1);
+    r->location.len = location->len;
+    ngx_memcpy(r->location.data, location->data, location->len);
+    r->radius_m = radius_m;
+    r->bound = bound;
+    r->api = pcf->api;
+    r->format = pcf->format;
+    r->max_size = pcf->max_size;
+
+    /* the server's error_log, without the client's context */
+
+    r->log = *log;
+    r->log.connection = 0;
+    r->log.handler = NULL;
+    r->log.data = NULL;
+    r->log.action = NULL;
+
+    hc = ngx_stream_herd_curl_create(&r->log);
+    if (hc == NULL) {
+        ngx_free(r);
+        return NULL;
+    }
+
+    hc->handler = ngx_stream_herd_places_done;
+    hc->data = r;
+    hc->timeout = pcf->timeout;
+    hc->connect_timeout = pcf->connect_timeout;
+    hc->max_size = pcf->max_size;
+    hc->ca_file = pcf->ca_file.len ? (char *) pcf->ca_file.data : NULL;
+    hc->proxy = pcf->proxy.len ? (char *) pcf->proxy.data : NULL;
+
+    if (ngx_stream_herd_places_request(r, pcf, hc) != NGX_OK) {
+        ngx_stream_herd_curl_cancel(hc);
+        ngx_free(r);
+        return NULL;
+    }
+
+    r->curl = hc;
+
+    ngx_queue_insert_tail(&w->requests, &r->queue);
+    w->in_flight++;
+    w->calls++;
+
+    ngx_log_error(NGX_LOG_INFO, log, 0,
+                  "herd places: upstream call for %V, radius %ui m, "
+                  "bound %ui (%s API); upstream calls by this worker: %ui",
+                  location, radius_m, bound,
+                  r->api == NGX_STREAM_HERD_PLACES_LEGACY ? "legacy" : "New",
+                  w->calls);
+
+    return r;
+}
+
+
+/*
+ * Builds the request and starts it.  Legacy: GET
+ * URL?location=LAT,LNG&radius=METRES&key=KEY (no "+": it would decode to
+ * a space).  New: POST URL with a JSON body and the key in X-Goog-Api-Key.
+ * The key is never logged.
+ */
+
+static ngx_int_t
+ngx_stream_herd_places_request(ngx_stream_herd_places_req_t *r,
+    ngx_stream_herd_places_conf_t *pcf, ngx_stream_herd_curl_t *hc)
+{
+    u_char     *p, *buf;
+    size_t      len;
+    ngx_int_t   rc;
+    ngx_str_t   lat, lng;
+
+    if (ngx_stream_herd_parse_location(r->location.data, r->location.len,
+                                       &lat, &lng)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, &r->log, 0,
+                      "herd places: invalid location \"%V\"", &r->location);
+        return NGX_ERROR;
+    }
+
+    if (r->api == NGX_STREAM_HERD_PLACES_LEGACY) {
+
+        len = pcf->url.len + sizeof("?location=,&radius=&key=") - 1
+              + lat.len + lng.len + NGX_INT_T_LEN
+              + pcf->escaped_key.len + 1;
+
+        buf = ngx_alloc(len, &r->log);
+        if (buf == NULL) {
+            return NGX_ERROR;
+        }
+
+        p = ngx_cpymem(buf, pcf->url.data, pcf->url.len);
+        *p++ = ngx_strlchr(pcf->url.data, pcf->url.data + pcf->url.len, '?')
+               ? '&' : '?';
+        p = ngx_cpymem(p, "location=", sizeof("location=") - 1);
+        p = ngx_stream_herd_places_coord(p, &lat);
+        *p++ = ',';
+        p = ngx_stream_herd_places_coord(p, &lng);
+        p = ngx_sprintf(p, "&radius=%ui&key=", r->radius_m);
+        p = ngx_cpymem(p, pcf->escaped_key.data, pcf->escaped_key.len);
+        *p = '\0';
+
+        hc->url = (char *) buf;
+
+        /* libcurl copies the URL */
+
+        rc = ngx_stream_herd_curl_start(hc);
+
+        ngx_explicit_memzero(buf, len);
+        ngx_free(buf);
+
+        hc->url = NULL;
+
+        return rc;
+    }
+
+    hc->url = (char *) pcf->url.data;
+
+    len = sizeof("{\"maxResultCount\":,\"locationRestriction\":{\"circle\":"
+                 "{\"center\":{\"latitude\":,\"longitude\":},"
+                 "\"radius\":}}}") - 1
+          + 2 * NGX_INT_T_LEN + lat.len + lng.len;
+
+    buf = ngx_alloc(ngx_max(len, sizeof("X-Goog-Api-Key: ") + pcf->key.len),
+                    &r->log);
+    if (buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(buf, "X-Goog-Api-Key: %V%Z", &pcf->key);
+
+    rc = ngx_stream_herd_curl_add_header(hc, (char *) buf);
+
+    ngx_explicit_memzero(buf, p - buf);
+
+    if (rc != NGX_OK
+        || ngx_stream_herd_curl_add_header(hc,
+                                           "Content-Type: application/json")
+           != NGX_OK
+        || ngx_stream_herd_curl_add_header(hc,
+               "X-Goog-FieldMask: " NGX_STREAM_HERD_PLACES_FIELD_MASK)
+           != NGX_OK)
+    {
+        ngx_free(buf);
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(buf, "{\"maxResultCount\":%ui,"
+                    "\"locationRestriction\":{\"circle\":{\"center\":"
+                    "{\"latitude\":", r->bound);
+    p = ngx_stream_herd_places_coord(p, &lat);
+    p = ngx_cpymem(p, ",\"longitude\":", sizeof(",\"longitude\":") - 1);
+    p = ngx_stream_herd_places_coord(p, &lng);
+    p = ngx_sprintf(p, "},\"radius\":%ui}}}", r->radius_m);
+
+    /* copied by libcurl (CURLOPT_COPYPOSTFIELDS) */
+
+    hc->post = buf;
+    hc->post_len = p - buf;
+
+    rc = ngx_stream_herd_curl_start(hc);
+
+    hc->post = NULL;
+    ngx_free(buf);
+
+    return rc;
+}
+
+
+/* "+034.5" -> "34.5", "-0.25" -> "-0.25": a JSON number, without "+" */
+
+static u_char *
+ngx_stream_herd_places_coord(u_char *p, ngx_str_t *s)
+{
+    u_char  *c, *end;
+
+    c = s->data;
+    end = s->data + s->len;
+
+    if (c < end && *c == '-') {
+        *p++ = *c++;
+
+    } else if (c < end && *c == '+') {
+        c++;
+    }
+
+    while (end - c > 1 && c[0] == '0' && c[1] != '.') {
+        c++;
+    }
+
+    return ngx_cpymem(p, c, end - c);
+}
+
+
+static void
+ngx_stream_herd_places_free(ngx_stream_herd_places_req_t *r)
+{
+    if (r->curl) {
+        ngx_stream_herd_curl_cancel(r->curl);
+        r->curl = NULL;
+    }
+
+    ngx_free(r);
+}
+
+
+/*
+ * The upstream call ended (called by ngx_stream_herd_curl.c, outside any
+ * libcurl callback): shape the answer once and hand it to every waiter.
+ */
+
+static void
+ngx_stream_herd_places_done(ngx_stream_herd_curl_t *hc)
+{
+    void                               *data;
+    cJSON                              *root;
+    ngx_str_t                           json, reply;
+    ngx_uint_t                          compact, allocated;
+    ngx_queue_t                        *q;
+    ngx_stream_herd_places_req_t       *r;
+    ngx_stream_herd_places_worker_t    *w;
+    ngx_stream_herd_places_waiter_t    *wt;
+    ngx_stream_herd_places_handler_pt   handler;
+
+    r = hc->data;
+    w = &ngx_stream_herd_places_worker;
+
+    /* no longer in flight: the same question now starts a new call */
+
+    ngx_queue_remove(&r->queue);
+    w->in_flight--;
+
+    r->curl = NULL;     /* freed by the caller when this returns */
+    r->done = 1;
+
+    compact = (r->format == NGX_STREAM_HERD_PLACES_COMPACT);
+    allocated = 0;
+
+    root = ngx_stream_herd_places_answer(r, hc);
+
+    if (root != NULL
+        && ngx_stream_herd_places_print(root, r->format, &r->log, &json)
+           == NGX_OK)
+    {
+        allocated = 1;
+
+    } else {
+        json = ngx_stream_herd_places_failed[compact];
+    }
+
+    if (root != NULL) {
+        cJSON_Delete(root);
+    }
+
+    while (!ngx_queue_empty(&r->waiters)) {
+        q = ngx_queue_head(&r->waiters);
+        ngx_queue_remove(q);
+
+        wt = ngx_queue_data(q, ngx_stream_herd_places_waiter_t, queue);
+
+        handler = wt->handler;
+        data = wt->data;
+
+        ngx_free(wt);
+        r->nwaiters--;
+
+        /* may finalize its session, or ask Places again */
+
+        reply = json;
+        handler(data, &reply);
+    }
+
+    if (allocated) {
+        ngx_free(json.data);
+    }
+
+    ngx_free(r);
+}
+
+
+/* the answer in the legacy envelope, or NULL when out of memory */
+
+static cJSON *
+ngx_stream_herd_places_answer(ngx_stream_herd_places_req_t *r,
+    ngx_stream_herd_curl_t *hc)
+{
+    u_char      *p;
+    cJSON       *root, *answer;
+    const char  *message;
+    u_char       buf[64];
+
+    if (hc->result != CURLE_OK) {
+        message = ngx_stream_herd_places_curl_error(r, hc);
+        return ngx_stream_herd_places_error("UNKNOWN_ERROR", message);
+    }
+
+    if (hc->status != 200) {
+
+        if (r->api == NGX_STREAM_HERD_PLACES_NEW) {
+            return ngx_stream_herd_places_new_error(r, hc);
+        }
+
+        ngx_log_error(NGX_LOG_ERR, &r->log, 0,
+                      "herd places: upstream call for %V answered HTTP %l",
+                      &r->location, hc->status);
+
+        p = ngx_snprintf(buf, sizeof(buf) - 1,
+                         "The Places API answered HTTP %l", hc->status);
+        *p = '\0';
+
+        return ngx_stream_herd_places_error("UNKNOWN_ERROR", (char *) buf);
+    }
+
+    root = ngx_stream_herd_places_parse(r, hc);
+
+    if (root == NULL) {
+        return ngx_stream_herd_places_error("UNKNOWN_ERROR",
+                   "The Places API answered invalid JSON");
+    }
+
+    if (r->api == NGX_STREAM_HERD_PLACES_LEGACY) {
+        answer = ngx_stream_herd_places_legacy(r, root);
+
+        if (answer != root) {
+            cJSON_Delete(root);
+        }
+
+        return answer;
+    }
+
+    answer = ngx_stream_herd_places_translate(r, root);
+
+    cJSON_Delete(root);
+
+    return answer;
+}
+
+
+/* a JSON object, bounded by the body's length, nothing after it */
+
+static cJSON *
+ngx_stream_herd_places_parse(ngx_stream_herd_places_req_t *r,
+    ngx_stream_herd_curl_t *hc)
+{
+    cJSON       *root;
+    size_t       len;
+    const char  *p, *end, *last;
+
+    p = hc->start ? (const char *) hc->start : "";
+    len = hc->last - hc->start;
+    last = p + len;
+
+    end = NULL;
+    root = cJSON_ParseWithLengthOpts(p, len, &end, 0);
+
+    if (root == NULL) {
+        ngx_log_error(NGX_LOG_ERR, &r->log, 0,
+                      "herd places: upstream call for %V: invalid JSON "
+                      "in the answer (%uz bytes)", &r->location, len);
+        return NULL;
+    }
+
+    while (end < last
+           && (*end == ' ' || *end == '\t' || *end == CR || *end == LF))
+    {
+        end++;
+    }
+
+    if (end != last || !cJSON_IsObject(root)) {
+        ngx_log_error(NGX_LOG_ERR, &r->log, 0,
+                      "herd places: upstream call for %V: the answer is "
+                      "not one JSON object (%uz bytes)", &r->location, len);
+        cJSON_Delete(root);
+        return NULL;
+    }
+
+    return root;
+}
+
+
+/* legacy: Google's own envelope, results cut to the bound */
+
+static cJSON *
+ngx_stream_herd_places_legacy(ngx_stream_herd_places_req_t *r, cJSON *root)
+{
+    int     n;
+    cJSON  *status, *results, *message;
+
+    status = cJSON_GetObjectItemCaseSensitive(root, "status");
+
+    if (!cJSON_IsString(status)) {
+        ngx_log_error(NGX_LOG_ERR, &r->log, 0,
+                      "herd places: upstream call for %V: no \"status\" "
+                      "in the answer", &r->location);
+        return ngx_stream_herd_places_error("UNKNOWN_ERROR",
+                   "The Places API answered invalid JSON");
+    }
+
+    results = cJSON_GetObjectItemCaseSensitive(root, "results");
+
+    n = 0;
+
+    if (cJSON_IsArray(results)) {
+        n = cJSON_GetArraySize(results);
+        ngx_stream_herd_places_cut(results, r->bound);
+    }
+
+    if (ngx_strcmp(status->valuestring, "OK") == 0
+        || ngx_strcmp(status->valuestring, "ZERO_RESULTS") == 0)
+    {
+        ngx_log_error(NGX_LOG_INFO, &r->log, 0,
+                      "herd places: upstream call for %V: %s, %d results, "
+                      "%ui relayed", &r->location, status->valuestring, n,
+                      ngx_min((ngx_uint_t) n, r->bound));
+        return root;
+    }
+
+    message = cJSON_GetObjectItemCaseSensitive(root, "error_message");
+
+    ngx_log_error(NGX_LOG_WARN, &r->log, 0,
+                  "herd places: upstream call for %V: %s: %s",
+                  &r->location, status->valuestring,
+                  cJSON_IsString(message) ? message->valuestring : "");
+
+    return root;
+}
+
+
+/*
+ * New API -> legacy envelope: displayName.text -> name, location ->
+ * geometry.location.lat/lng, id -> place_id, shortFormattedAddress ->
+ * vicinity, types, rating, userRatingCount -> user_ratings_total,
+ * businessStatus -> business_status; members in Google's (alphabetical)
+ * order.
+ */
+
+static cJSON *
+ngx_stream_herd_places_translate(ngx_stream_herd_places_req_t *r,
+    cJSON *root)
+{
+    int          total;
+    cJSON       *places, *place, *out, *results, *res, *item, *lat, *lng;
+    cJSON       *geometry, *location;
+    ngx_uint_t   n;
+
+    places = cJSON_GetObjectItemCaseSensitive(root, "places");
+
+    if (places != NULL && !cJSON_IsArray(places)) {
+        ngx_log_error(NGX_LOG_ERR, &r->log, 0,
+                      "herd places: upstream call for %V: \"places\" is "
+                      "not an array", &r->location);
+        return ngx_stream_herd_places_error("UNKNOWN_ERROR",
+                   "The Places API answered invalid JSON");
+    }
+
+    out = cJSON_CreateObject();
+    if (out == NULL) {
+        return NULL;
+    }
+
+    if (cJSON_AddArrayToObject(out, "html_attributions") == NULL) {
+        goto failed;
+    }
+
+    results = cJSON_AddArrayToObject(out, "results");
+    if (results == NULL) {
+        goto failed;
+    }
+
+    n = 0;
+    total = 0;
+
+    cJSON_ArrayForEach(place, places) {
+
+        total++;
+
+        if (n == r->bound || !cJSON_IsObject(place)) {
+            continue;
+        }
+
+        res = cJSON_CreateObject();
+        if (res == NULL) {
+            goto failed;
+        }
+
+        if (!cJSON_AddItemToArray(results, res)) {
+            cJSON_Delete(res);
+            goto failed;
+        }
+
+        if (ngx_stream_herd_places_copy(res, "business_status", place,
+                                        "businessStatus",
+                                        NGX_STREAM_HERD_PLACES_STRING)
+            != NGX_OK)
+        {
+            goto failed;
+        }
+
+        item = cJSON_GetObjectItemCaseSensitive(place, "location");
+        lat = cJSON_GetObjectItemCaseSensitive(item, "latitude");
+        lng = cJSON_GetObjectItemCaseSensitive(item, "longitude");
+
+        if (cJSON_IsNumber(lat) && cJSON_IsNumber(lng)) {
+            geometry = cJSON_AddObjectToObject(res, "geometry");
+            if (geometry == NULL) {
+                goto failed;
+            }
+
+            location = cJSON_AddObjectToObject(geometry, "location");
+            if (location == NULL) {
+                goto failed;
+            }
+
+            if (cJSON_AddNumberToObject(location, "lat", lat->valuedouble)
+                == NULL
+                || cJSON_AddNumberToObject(location, "lng", lng->valuedouble)
+                   == NULL)
+            {
+                goto failed;
+            }
+        }
+
+        item = cJSON_GetObjectItemCaseSensitive(place, "displayName");
+
+        if (ngx_stream_herd_places_copy(res, "name", item, "text",
+                                        NGX_STREAM_HERD_PLACES_STRING)
+            != NGX_OK
+            || ngx_stream_herd_places_copy(res, "place_id", place, "id",
+                                           NGX_STREAM_HERD_PLACES_STRING)
+               != NGX_OK
+            || ngx_stream_herd_places_copy(res, "rating", place, "rating",
+                                           NGX_STREAM_HERD_PLACES_NUMBER)
+               != NGX_OK
+            || ngx_stream_herd_places_copy(res, "types", place, "types",
+                                           NGX_STREAM_HERD_PLACES_ARRAY)
+               != NGX_OK
+            || ngx_stream_herd_places_copy(res, "user_ratings_total", place,
+                                           "userRatingCount",
+                                           NGX_STREAM_HERD_PLACES_NUMBER)
+               != NGX_OK
+            || ngx_stream_herd_places_copy(res, "vicinity", place,
+                                           "shortFormattedAddress",
+                                           NGX_STREAM_HERD_PLACES_STRING)
+               != NGX_OK)
+        {
+            goto failed;
+        }
+
+        n++;
+    }
+
+    if (cJSON_AddStringToObject(out, "status", n ? "OK" : "ZERO_RESULTS")
+        == NULL)
+    {
+        goto failed;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, &r->log, 0,
+                  "herd places: upstream call for %V: %d places, "
+                  "%ui relayed", &r->location, total, n);
+
+    return out;
+
+failed:
+
+    cJSON_Delete(out);
 
     return NULL;
 }
 
 
-void
-ngx_stream_herd_places_cancel(ngx_stream_herd_places_waiter_t *w)
+/* New API errors: HTTP 400, 403, 429, others; Google's message if any */
+
+static cJSON *
+ngx_stream_herd_places_new_error(ngx_stream_herd_places_req_t *r,
+    ngx_stream_herd_curl_t *hc)
 {
+    u_char      *p;
+    cJSON       *root, *error, *message, *out;
+    ngx_uint_t   level;
+    const char  *status, *text;
+    u_char       buf[64];
+
+    switch (hc->status) {
+
+    case 400:
+        status = "INVALID_REQUEST";
+        break;
+
+    case 403:
+        status = "REQUEST_DENIED";
+        break;
+
+    case 429:
+        status = "OVER_QUERY_LIMIT";
+        break;
+
+    default:
+        status = "UNKNOWN_ERROR";
+    }
+
+    p = ngx_snprintf(buf, sizeof(buf) - 1, "The Places API answered HTTP %l",
+                     hc->status);
+    *p = '\0';
+
+    text = (char *) buf;
+
+    root = NULL;
+
+    if (hc->start) {
+        root = cJSON_ParseWithLength((const char *) hc->start,
+                                     hc->last - hc->start);
+    }
+
+    error = cJSON_GetObjectItemCaseSensitive(root, "error");
+    message = cJSON_GetObjectItemCaseSensitive(error, "message");
+
+    if (cJSON_IsString(message) && message->valuestring[0] != '\0') {
+        text = message->valuestring;
+    }
+
+    level = (hc->status >= 500) ? NGX_LOG_ERR : NGX_LOG_WARN;
+
+    ngx_log_error(level, &r->log, 0,
+                  "herd places: upstream call for %V answered HTTP %l, "
+                  "relayed as %s: %s", &r->location, hc->status, status,
+                  text);
+
+    out = ngx_stream_herd_places_error(status, text);
+
+    if (root) {
+        cJSON_Delete(root);
+    }
+
+    return out;
+}
+
+
+/* {"error_message", "html_attributions", "results", "status"} */
+
+static cJSON *
+ngx_stream_herd_places_error(const char *status, const char *message)
+{
+    cJSON  *out;
+
+    out = cJSON_CreateObject();
+    if (out == NULL) {
+        return NULL;
+    }
+
+    if (cJSON_AddStringToObject(out, "error_message", message) == NULL
+        || cJSON_AddArrayToObject(out, "html_attributions") == NULL
+        || cJSON_AddArrayToObject(out, "results") == NULL
+        || cJSON_AddStringToObject(out, "status", status) == NULL)
+    {
+        cJSON_Delete(out);
+        return NULL;
+    }
+
+    return out;
+}
+
+
+/* to.name = copy of from.field, if from.field exists with that type */
+
+static ngx_int_t
+ngx_stream_herd_places_copy(cJSON *to, const char *name, cJSON *from,
+    const char *field, ngx_uint_t type)
+{
+    cJSON  *item, *copy;
+
+    item = cJSON_GetObjectItemCaseSensitive(from, field);
+
+    if (item == NULL
+        || (type == NGX_STREAM_HERD_PLACES_STRING && !cJSON_IsString(item))
+        || (type == NGX_STREAM_HERD_PLACES_NUMBER && !cJSON_IsNumber(item))
+        || (type == NGX_STREAM_HERD_PLACES_ARRAY && !cJSON_IsArray(item)))
+    {
+        return NGX_OK;
+    }
+
+    copy = cJSON_Duplicate(item, 1);
+    if (copy == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (!cJSON_AddItemToObject(to, name, copy)) {
+        cJSON_Delete(copy);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* keep the first "bound" entries */
+
+static void
+ngx_stream_herd_places_cut(cJSON *array, ngx_uint_t bound)
+{
+    cJSON  *item, *next;
+
+    item = cJSON_GetArrayItem(array, (int) bound);
+
+    while (item) {
+        next = item->next;
+        cJSON_Delete(cJSON_DetachItemViaPointer(array, item));
+        item = next;
+    }
+}
+
+
+/* why the transfer failed: logged in full, told to the client briefly */
+
+static const char *
+ngx_stream_herd_places_curl_error(ngx_stream_herd_places_req_t *r,
+    ngx_stream_herd_curl_t *hc)
+{
+    const char  *detail;
+
+    if (hc->too_big || hc->result == CURLE_FILESIZE_EXCEEDED) {
+        ngx_log_error(NGX_LOG_ERR, &r->log, 0,
+                      "herd places: upstream call for %V: the answer is "
+                      "larger than herd_places_max_size %uz",
+                      &r->location, r->max_size);
+        return "The Places API answer was too large";
+    }
+
+    if (hc->no_memory) {
+        ngx_log_error(NGX_LOG_ERR, &r->log, 0,
+                      "herd places: upstream call for %V: out of memory",
+                      &r->location);
+        return "The herd server ran out of memory";
+    }
+
+    detail = hc->error[0] ? hc->error : curl_easy_strerror(hc->result);
+
+    ngx_log_error(NGX_LOG_ERR, &r->log, 0,
+                  "herd places: upstream call for %V failed: %s",
+                  &r->location, detail);
+
+    switch (hc->result) {
+
+    case CURLE_OPERATION_TIMEDOUT:
+        return "The Places API did not answer in time";
+
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+        return "The Places API is unreachable";
+
+    default:
+        return "The Places API request failed";
+    }
+}
+
+
+/*
+ * Google's legacy formatting: 3-space indent, "key" : value, arrays of
+ * scalars on one line; or compact, on one line.  No empty line, no LF at
+ * the end.
+ */
+
+static ngx_int_t
+ngx_stream_herd_places_print(cJSON *root, ngx_uint_t format, ngx_log_t *log,
+    ngx_str_t *json)
+{
+    ngx_stream_herd_places_out_t  out;
+
+    out.start = ngx_alloc(NGX_STREAM_HERD_PLACES_OUT_INIT, log);
+    if (out.start == NULL) {
+        return NGX_ERROR;
+    }
+
+    out.last = out.start;
+    out.end = out.start + NGX_STREAM_HERD_PLACES_OUT_INIT;
+    out.log = log;
+    out.compact = (format == NGX_STREAM_HERD_PLACES_COMPACT);
+    out.failed = 0;
+
+    ngx_stream_herd_places_print_value(&out, root, 0);
+
+    if (out.failed) {
+        ngx_free(out.start);
+        return NGX_ERROR;
+    }
+
+    json->data = out.start;
+    json->len = out.last - out.start;
+
+    ngx_stream_herd_places_newlines(json);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_stream_herd_places_print_value(ngx_stream_herd_places_out_t *out,
+    cJSON *item, ngx_uint_t depth)
+{
+    cJSON       *child;
+    ngx_uint_t   scalars;
+
+    switch (item->type & 0xff) {
+
+    case cJSON_False:
+        ngx_stream_herd_places_append(out, (u_char *) "false", 5);
+        return;
+
+    case cJSON_True:
+        ngx_stream_herd_places_append(out, (u_char *) "true", 4);
+        return;
+
+    case cJSON_Number:
+        ngx_stream_herd_places_print_number(out, item->valuedouble);
+        return;
+
+    case cJSON_String:
+        ngx_stream_herd_places_print_string(out, item->valuestring);
+        return;
+
+    case cJSON_Array:
+
+        if (item->child == NULL) {
+            ngx_stream_herd_places_append(out, (u_char *) "[]", 2);
+            return;
+        }
+
+        scalars = 1;
+
+        for (child = item->child; child; child = child->next) {
+            if (cJSON_IsArray(child) || cJSON_IsObject(child)) {
+                scalars = 0;
+                break;
+            }
+        }
+
+        if (out->compact) {
+            ngx_stream_herd_places_append(out, (u_char *) "[", 1);
+
+        } else if (scalars) {
+            ngx_stream_herd_places_append(out, (u_char *) "[ ", 2);
+
+        } else {
+            ngx_stream_herd_places_append(out, (u_char *) "[\n", 2);
+        }
+
+        for (child = item->child; child; child = child->next) {
+
+            if (!out->compact && !scalars) {
+                ngx_stream_herd_places_indent(out, depth + 1);
+            }
+
+            ngx_stream_herd_places_print_value(out, child, depth + 1);
+
+            if (child->next) {
+                ngx_stream_herd_places_append(out, (u_char *) ",\n",
+                                              (out->compact || scalars)
+                                              ? 1 : 2);
+                if (scalars && !out->compact) {
+                    ngx_stream_herd_places_append(out, (u_char *) " ", 1);
+                }
+            }
+        }
+
+        if (out->compact) {
+            ngx_stream_herd_places_append(out, (u_char *) "]", 1);
+
+        } else if (scalars) {
+            ngx_stream_herd_places_append(out, (u_char *) " ]", 2);
+
+        } else {
+            ngx_stream_herd_places_append(out, (u_char *) "\n", 1);
+            ngx_stream_herd_places_indent(out, depth);
+            ngx_stream_herd_places_append(out, (u_char *) "]", 1);
+        }
+
+        return;
+
+    case cJSON_Object:
+
+        if (item->child == NULL) {
+            ngx_stream_herd_places_append(out, (u_char *) "{}", 2);
+            return;
+        }
+
+        ngx_stream_herd_places_append(out, (u_char *) "{\n",
+                                      out->compact ? 1 : 2);
+
+        for (child = item->child; child; child = child->next) {
+
+            if (!out->compact) {
+                ngx_stream_herd_places_indent(out, depth + 1);
+            }
+
+            ngx_stream_herd_places_print_string(out, child->string
+                                                     ? child->string : "");
+
+            if (out->compact) {
+                ngx_stream_herd_places_append(out, (u_char *) ":", 1);
+
+            } else {
+                ngx_stream_herd_places_append(out, (u_char *) " : ", 3);
+            }
+
+            ngx_stream_herd_places_print_value(out, child, depth + 1);
+
+            if (child->next) {
+                ngx_stream_herd_places_append(out, (u_char *) ",\n",
+                                              out->compact ? 1 : 2);
+
+            } else if (!out->compact) {
+                ngx_stream_herd_places_append(out, (u_char *) "\n", 1);
+            }
+        }
+
+        if (!out->compact) {
+            ngx_stream_herd_places_indent(out, depth);
+        }
+
+        ngx_stream_herd_places_append(out, (u_char *) "}", 1);
+
+        return;
+
+    default: /* cJSON_NULL; cJSON_Raw is never parsed */
+        ngx_stream_herd_places_append(out, (u_char *) "null", 4);
+        return;
+    }
+}
+
+
+static void
+ngx_stream_herd_places_print_string(ngx_stream_herd_places_out_t *out,
+    const char *s)
+{
+    u_char        ch, *p, *run;
+    u_char        esc[6];
+    static u_char hex[] = "0123456789abcdef";
+
+    ngx_stream_herd_places_append(out, (u_char *) "\"", 1);
+
+    p = (u_char *) s;
+    run = p;
+
+    for ( ;; ) {
+        ch = *p;
+
+        if (ch != '\0' && ch != '"' && ch != '\\' && ch >= 0x20) {
+            p++;
+            continue;
+        }
+
+        ngx_stream_herd_places_append(out, run, p - run);
+
+        if (ch == '\0') {
+            break;
+        }
+
+        esc[0] = '\\';
+
+        switch (ch) {
+
+        case '"':
+        case '\\':
+            esc[1] = ch;
+            break;
+
+        case '\b':
+            esc[1] = 'b';
+            break;
+
+        case '\f':
+            esc[1] = 'f';
+            break;
+
+        case '\n':
+            esc[1] = 'n';
+            break;
+
+        case '\r':
+            esc[1] = 'r';
+            break;
+
+        case '\t':
+            esc[1] = 't';
+            break;
+
+        default:
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[ch >> 4];
+            esc[5] = hex[ch & 0xf];
+            ngx_stream_herd_places_append(out, esc, 6);
+            p++;
+            run = p;
+            continue;
+        }
+
+        ngx_stream_herd_places_append(out, esc, 2);
+
+        p++;
+        run = p;
+    }
+
+    ngx_stream_herd_places_append(out, (u_char *) "\"", 1);
+}
+
+
+/* as cJSON prints numbers: integers plainly, else the shortest exact form */
+
+static void
+ngx_stream_herd_places_print_number(ngx_stream_herd_places_out_t *out,
+    double d)
+{
+    int   n;
+    char  buf[64];
+
+    if (d != d || d - d != 0) {
+        /* NaN or infinity: JSON has neither */
+        ngx_stream_herd_places_append(out, (u_char *) "null", 4);
+        return;
+    }
+
+    if (d > -1e15 && d < 1e15 && d == (double) (int64_t) d) {
+        n = snprintf(buf, sizeof(buf), "%.0f", d);
+
+    } else {
+        n = snprintf(buf, sizeof(buf), "%.15g", d);
+
+        if (strtod(buf, NULL) != d) {
+            n = snprintf(buf, sizeof(buf), "%.17g", d);
+        }
+    }
+
+    if (n <= 0 || n >= (int) sizeof(buf)) {
+        out->failed = 1;
+        return;
+    }
+
+    ngx_stream_herd_places_append(out, (u_char *) buf, n);
+}
+
+
+static void
+ngx_stream_herd_places_indent(ngx_stream_herd_places_out_t *out,
+    ngx_uint_t depth)
+{
+    static u_char  spaces[] = "                                        ";
+
+    size_t  n;
+
+    n = 3 * depth;
+
+    while (n) {
+        ngx_stream_herd_places_append(out, spaces,
+                                      ngx_min(n, sizeof(spaces) - 1));
+        n -= ngx_min(n, sizeof(spaces) - 1);
+    }
+}
+
+
+static void
+ngx_stream_herd_places_append(ngx_stream_herd_places_out_t *out,
+    const u_char *p, size_t len)
+{
+    u_char  *buf;
+    size_t   size, used;
+
+    if (out->failed || len == 0) {
+        return;
+    }
+
+    if (len > (size_t) (out->end - out->last)) {
+        used = out->last - out->start;
+        size = (out->end - out->start) * 2;
+
+        while (size < used + len) {
+            size *= 2;
+        }
+
+        buf = ngx_alloc(size, out->log);
+        if (buf == NULL) {
+            out->failed = 1;
+            return;
+        }
+
+        ngx_memcpy(buf, out->start, used);
+        ngx_free(out->start);
+
+        out->start = buf;
+        out->last = buf + used;
+        out->end = buf + size;
+    }
+
+    out->last = ngx_cpymem(out->last, p, len);
+}
+
+
+/* every run of LFs becomes one, no LF at the end (PROTOCOL.md 6) */
+
+static void
+ngx_stream_herd_places_newlines(ngx_str_t *json)
+{
+    u_char  *p, *q, *end;
+
+    p = json->data;
+    q = json->data;
+    end = json->data + json->len;
+
+    while (p < end) {
+        if (*p == LF && q > json->data && q[-1] == LF) {
+            p++;
+            continue;
+        }
+
+        *q++ = *p++;
+    }
+
+    while (q > json->data && q[-1] == LF) {
+        q--;
+    }
+
+    json->len = q - json->data;
+}
+
+
+void
+ngx_stream_herd_places_create_conf(ngx_conf_t *cf,
+    ngx_stream_herd_places_conf_t *pcf)
+{
+    /*
+     * set by ngx_pcalloc() in ngx_stream_herd_create_srv_conf():
+     *
+     *     pcf->key = { 0, NULL };
+     *     pcf->url = { 0, NULL };
+     *     pcf->escaped_key = { 0, NULL };
+     *     pcf->ca_file = { 0, NULL };
+     *     pcf->proxy = { 0, NULL };
+     */
+
+    pcf->api = NGX_CONF_UNSET_UINT;
+    pcf->timeout = NGX_CONF_UNSET_MSEC;
+    pcf->connect_timeout = NGX_CONF_UNSET_MSEC;
+    pcf->max_size = NGX_CONF_UNSET_SIZE;
+    pcf->format = NGX_CONF_UNSET_UINT;
+    pcf->concurrency = NGX_CONF_UNSET_UINT;
+}
+
+
+char *
+ngx_stream_herd_places_merge_conf(ngx_conf_t *cf,
+    ngx_stream_herd_places_conf_t *prev, ngx_stream_herd_places_conf_t *conf)
+{
+    u_char      *p;
+    size_t       n;
+    ngx_uint_t   i;
+
+    ngx_conf_merge_str_value(conf->key, prev->key, "");
+    ngx_conf_merge_uint_value(conf->api, prev->api,
+                              NGX_STREAM_HERD_PLACES_NEW);
+    ngx_conf_merge_str_value(conf->url, prev->url, "");
+    ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 10000);
+    ngx_conf_merge_msec_value(conf->connect_timeout, prev->connect_timeout,
+                              5000);
+    ngx_conf_merge_size_value(conf->max_size, prev->max_size, 1024 * 1024);
+    ngx_conf_merge_uint_value(conf->format, prev->format,
+                              NGX_STREAM_HERD_PLACES_PRETTY);
+    ngx_conf_merge_uint_value(conf->concurrency, prev->concurrency, 64);
+    ngx_conf_merge_str_value(conf->ca_file, prev->ca_file, "");
+    ngx_conf_merge_str_value(conf->proxy, prev->proxy, "");
+
+    if (conf->url.len == 0) {
+        if (conf->api == NGX_STREAM_HERD_PLACES_LEGACY) {
+            ngx_str_set(&conf->url, NGX_STREAM_HERD_PLACES_LEGACY_URL);
+
+        } else {
+            ngx_str_set(&conf->url, NGX_STREAM_HERD_PLACES_NEW_URL);
+        }
+    }
+
+    if (!(conf->url.len > 7
+          && ngx_strncasecmp(conf->url.data, (u_char *) "http://", 7) == 0)
+        && !(conf->url.len > 8
+             && ngx_strncasecmp(conf->url.data, (u_char *) "https://", 8)
+                == 0))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid herd_places_url \"%V\": it must start "
+                           "with \"http://\" or \"https://\"", &conf->url);
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->timeout == 0 || conf->connect_timeout == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "herd_places_timeout and "
+                           "herd_places_connect_timeout must not be 0");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->max_size < NGX_STREAM_HERD_PLACES_MIN_SIZE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "herd_places_max_size must be at least %d bytes",
+                           NGX_STREAM_HERD_PLACES_MIN_SIZE);
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->concurrency == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "herd_places_concurrency must be at least 1");
+        return NGX_CONF_ERROR;
+    }
+
+    /* the key goes into a header or a query string: one printable word */
+
+    for (i = 0; i < conf->key.len; i++) {
+        if (conf->key.data[i] <= 0x20 || conf->key.data[i] >= 0x7f) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid herd_places_key: it must be one "
+                               "word of printable ASCII characters");
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (conf->key.len) {
+        n = ngx_escape_uri(NULL, conf->key.data, conf->key.len,
+                           NGX_ESCAPE_URI_COMPONENT);
+
+        p = ngx_pnalloc(cf->pool, conf->key.len + 2 * n);
+        if (p == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        (void) ngx_escape_uri(p, conf->key.data, conf->key.len,
+                              NGX_ESCAPE_URI_COMPONENT);
+
+        conf->escaped_key.data = p;
+        conf->escaped_key.len = conf->key.len + 2 * n;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* a file name relative to the configuration prefix, NUL-terminated */
+
+char *
+ngx_stream_herd_places_set_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t        *field, *value;
+    ngx_file_info_t   fi;
+
+    field = (ngx_str_t *) (p + cmd->offset);
+
+    if (field->data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    *field = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, field, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_file_info(field->data, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_file_info_n " \"%V\" failed", field);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_int_t
+ngx_stream_herd_places_init_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                        i, keys;
+    ngx_stream_herd_srv_conf_t      **servers;
+    ngx_stream_herd_main_conf_t      *hmcf;
+    ngx_stream_herd_places_worker_t  *w;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    hmcf = ngx_stream_cycle_get_module_main_conf(cycle,
+                                                 ngx_stream_herd_module);
+    if (hmcf == NULL) {
+        return NGX_OK;
+    }
+
+    servers = hmcf->servers.elts;
+    keys = 0;
+
+    for (i = 0; i < hmcf->servers.nelts; i++) {
+        if (servers[i]->places.key.len) {
+            keys++;
+        }
+    }
+
+    if (keys == 0) {
+        /* WHATSAT answers REQUEST_DENIED without asking anyone */
+        return NGX_OK;
+    }
+
+    w = &ngx_stream_herd_places_worker;
+
+    if (w->ready) {
+        return NGX_OK;
+    }
+
+    if (ngx_stream_herd_curl_init_process(cycle) != NGX_OK) {
+        /* WHATSAT answers UNKNOWN_ERROR; IAMAT and flooding go on */
+        return NGX_OK;
+    }
+
+    ngx_queue_init(&w->requests);
+    w->in_flight = 0;
+    w->calls = 0;
+    w->avoided = 0;
+    w->ready = 1;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_stream_herd_places_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_queue_t                      *q;
+    ngx_stream_herd_places_req_t     *r;
+    ngx_stream_herd_places_waiter_t  *wt;
+    ngx_stream_herd_places_worker_t  *w;
+
+    w = &ngx_stream_herd_places_worker;
+
+    if (!w->ready) {
+        return;
+    }
+
+    /* sessions still holding a waiter must not touch it any more */
+
+    w->ready = 0;
+
+    while (!ngx_queue_empty(&w->requests)) {
+        q = ngx_queue_head(&w->requests);
+        ngx_queue_remove(q);
+
+        r = ngx_queue_data(q, ngx_stream_herd_places_req_t, queue);
+
+        while (!ngx_queue_empty(&r->waiters)) {
+            q = ngx_queue_head(&r->waiters);
+            ngx_queue_remove(q);
+
+            wt = ngx_queue_data(q, ngx_stream_herd_places_waiter_t, queue);
+            ngx_free(wt);
+        }
+
+        ngx_stream_herd_places_free(r);
+    }
+
+    w->in_flight = 0;
+
+    ngx_log_error(NGX_LOG_INFO, cycle->log, 0,
+                  "herd places: this worker made %ui upstream calls and "
+                  "avoided %ui by sharing calls in flight",
+                  w->calls, w->avoided);
+
+    ngx_stream_herd_curl_exit_process(cycle);
 }
