@@ -55,6 +55,7 @@ static void ngx_stream_herd_read_handler(ngx_event_t *rev);
 static void ngx_stream_herd_write_handler(ngx_event_t *wev);
 static void ngx_stream_herd_run(ngx_stream_herd_ctx_t *ctx);
 static ssize_t ngx_stream_herd_recv(ngx_stream_herd_ctx_t *ctx);
+static ngx_int_t ngx_stream_herd_broken(ngx_connection_t *c);
 static ngx_int_t ngx_stream_herd_flush(ngx_stream_herd_ctx_t *ctx);
 static void ngx_stream_herd_close(ngx_stream_herd_ctx_t *ctx, ngx_uint_t rc,
     char *reason);
@@ -224,6 +225,14 @@ ngx_stream_herd_run(ngx_stream_herd_ctx_t *ctx)
 
         if (ctx->waiter) {
             /* replies leave in command order: wait for Places */
+
+            if (c->read->ready && ngx_stream_herd_broken(c)) {
+                /* the cleanup cancels the upstream call */
+                ngx_stream_herd_close(ctx, NGX_STREAM_OK,
+                                      "client reset the connection");
+                return;
+            }
+
             break;
         }
 
@@ -417,6 +426,39 @@ ngx_stream_herd_recv(ngx_stream_herd_ctx_t *ctx)
     ctx->received.nsec = (uint32_t) ts.tv_nsec;
 
     return n;
+}
+
+
+/*
+ * While a WHATSAT waits nothing is read, but a client that reset the
+ * connection is noticed, as ngx_http_upstream_check_broken_connection()
+ * does: peek.  A half-close is not a reset: the reply is still wanted.
+ */
+
+static ngx_int_t
+ngx_stream_herd_broken(ngx_connection_t *c)
+{
+    int        n;
+    char       buf[1];
+    ngx_err_t  err;
+
+    n = recv(c->fd, buf, 1, MSG_PEEK);
+
+    if (n >= 0) {
+        /* bytes or the EOF: read once the reply has left */
+        return 0;
+    }
+
+    err = ngx_socket_errno;
+
+    if (err == NGX_EAGAIN || err == NGX_EINTR) {
+        c->read->ready = 0;
+        return 0;
+    }
+
+    ngx_connection_error(c, err, "herd client connection");
+
+    return 1;
 }
 
 
