@@ -91,10 +91,17 @@ test: deps build conf-test
 	MODULE=$(MODULE) STREAM_SO=$(STREAM_SO) NGINX_TESTS=$(NGINX_TESTS) \
 	    PROVE_J=$(PROVE_J) t/run
 
-# nginx -t over every example configuration in conf/.
+# nginx -t over every example configuration in conf/ (a herd's files
+# next to the stand-in's places.inc, as `make herd` runs them).
 
 conf-test: build $(HERD_PREFIX)/modules
-	@for f in $(CURDIR)/conf/*/*.conf $(CURDIR)/conf/*.conf; do \
+	@for d in $(CURDIR)/conf/*/; do \
+	    t=$(BUILD)/conf-test/$$(basename $$d); \
+	    rm -rf $$t; mkdir -p $$t; \
+	    cp $$d*.conf $$t/; \
+	    cp $(CURDIR)/conf/places-standin.inc $$t/places.inc; \
+	done
+	@for f in $(BUILD)/conf-test/*/*.conf $(CURDIR)/conf/*.conf; do \
 	    [ -f "$$f" ] || continue; \
 	    $(NGINX_BIN) -q -t -p $(HERD_PREFIX)/ -c $$f \
 	        || { echo "conf-test: $$f rejected"; exit 1; }; \
@@ -107,10 +114,39 @@ $(HERD_PREFIX)/modules: $(MODULE)
 	ln -sf $(MODULE) $(HERD_PREFIX)/modules/ngx_stream_herd_module.so
 	touch $@
 
+# Without HERD_PLACES_KEY, WHATSAT goes to the local Places stand-in
+# (conf/places-standin.conf: sample data, not Google); with it, to Google
+# (HERD_PLACES_API=new, the default, or legacy).  The key goes only into
+# build/herd/conf/places.inc, readable by its owner alone.
+
 herd: deps build $(HERD_PREFIX)/modules herd-stop
 	@[ -n "$(HERD_NAMES)" ] || { echo "no conf/$(HERD_TOPOLOGY)"; exit 1; }
+	@rm -rf $(HERD_PREFIX)/conf
+	@mkdir -p $(HERD_PREFIX)/conf
+	@cp $(HERD_CONF)/*.conf $(HERD_PREFIX)/conf/
+	@if [ -n "$$HERD_PLACES_KEY" ]; then \
+	    case "$$HERD_PLACES_KEY" in \
+	    *[!A-Za-z0-9_-]*) echo "HERD_PLACES_KEY: unexpected characters"; \
+	                      exit 1;; \
+	    esac; \
+	    case "$${HERD_PLACES_API:-new}" in \
+	    new|legacy) ;; \
+	    *) echo "HERD_PLACES_API: new or legacy"; exit 1;; \
+	    esac; \
+	    (umask 077; \
+	     printf 'herd_places_key  %s;\nherd_places_api  %s;\n' \
+	         "$$HERD_PLACES_KEY" "$${HERD_PLACES_API:-new}" \
+	         > $(HERD_PREFIX)/conf/places.inc); \
+	    echo "WHATSAT: Google Places ($${HERD_PLACES_API:-new} API)"; \
+	else \
+	    cp $(CURDIR)/conf/places-standin.inc $(HERD_PREFIX)/conf/places.inc; \
+	    $(NGINX_BIN) -p $(HERD_PREFIX)/ \
+	        -c $(CURDIR)/conf/places-standin.conf || exit 1; \
+	    echo "WHATSAT: the local Places stand-in on 127.0.0.1:12080" \
+	         "(sample data, not Google; set HERD_PLACES_KEY for Google)"; \
+	fi
 	@for n in $(HERD_NAMES); do \
-	    $(NGINX_BIN) -p $(HERD_PREFIX)/ -c $(HERD_CONF)/$$n.conf \
+	    $(NGINX_BIN) -p $(HERD_PREFIX)/ -c $(HERD_PREFIX)/conf/$$n.conf \
 	        || exit 1; \
 	done
 	@echo
