@@ -105,6 +105,16 @@ ngx_stream_herd_curl_init_process(ngx_cycle_t *cycle)
                       info->version);
     }
 
+#if (LIBCURL_VERSION_NUM < 0x075700)
+    if (info->features & CURL_VERSION_ASYNCHDNS) {
+        ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                      "herd: libcurl %s waits for its resolver thread when "
+                      "a Places call ends during a name lookup, which "
+                      "blocks this worker while DNS is slow; libcurl "
+                      "7.87.0 or newer does not", info->version);
+    }
+#endif
+
     w->multi = curl_multi_init();
 
     if (w->multi == NULL) {
@@ -281,6 +291,14 @@ ngx_stream_herd_curl_start(ngx_stream_herd_curl_t *hc)
                             ngx_stream_herd_curl_close_socket)
            != CURLE_OK
         || curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, w) != CURLE_OK
+#if (LIBCURL_VERSION_NUM >= 0x075700)
+        /*
+         * a transfer that ends while its name is still being resolved
+         * must not wait for the resolver thread: that would block the
+         * worker for as long as getaddrinfo() takes
+         */
+        || curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L) != CURLE_OK
+#endif
 #if (LIBCURL_VERSION_NUM >= 0x075500)
         || curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https")
            != CURLE_OK
@@ -442,7 +460,8 @@ ngx_stream_herd_curl_watch(ngx_connection_t *c, int what)
 
     } else if (c->read->active) {
         if (ngx_del_event(c->read, NGX_READ_EVENT, 0) != NGX_OK) {
-            return NGX_ERROR;
+            /* not fatal: failing here would fail every transfer */
+            c->read->active = 0;
         }
     }
 
@@ -456,7 +475,7 @@ ngx_stream_herd_curl_watch(ngx_connection_t *c, int what)
 
     } else if (c->write->active) {
         if (ngx_del_event(c->write, NGX_WRITE_EVENT, 0) != NGX_OK) {
-            return NGX_ERROR;
+            c->write->active = 0;
         }
     }
 
@@ -589,6 +608,11 @@ ngx_stream_herd_curl_write(char *ptr, size_t size, size_t nmemb,
     size_t   n, len, cap;
 
     n = size * nmemb;
+
+    if (n == 0) {
+        return 0;
+    }
+
     len = hc->last - hc->start;
 
     if (n > hc->max_size - len) {

@@ -33,6 +33,9 @@
 #define NGX_STREAM_HERD_PLACES_MIN_SIZE  1024
 #define NGX_STREAM_HERD_PLACES_OUT_INIT  4096
 
+/* deep nesting multiplies indentation: bound what one answer may print */
+#define NGX_STREAM_HERD_PLACES_OUT_MAX   (16 * 1024 * 1024)
+
 /* member types for ngx_stream_herd_places_copy() */
 #define NGX_STREAM_HERD_PLACES_STRING    1
 #define NGX_STREAM_HERD_PLACES_NUMBER    2
@@ -1416,6 +1419,15 @@ ngx_stream_herd_places_append(ngx_stream_herd_places_out_t *out,
 
     if (len > (size_t) (out->end - out->last)) {
         used = out->last - out->start;
+
+        if (len > NGX_STREAM_HERD_PLACES_OUT_MAX - used) {
+            ngx_log_error(NGX_LOG_ERR, out->log, 0,
+                          "herd places: the answer would print to more "
+                          "than %uz bytes", NGX_STREAM_HERD_PLACES_OUT_MAX);
+            out->failed = 1;
+            return;
+        }
+
         size = (out->end - out->start) * 2;
 
         while (size < used + len) {

@@ -69,7 +69,7 @@ static ngx_int_t ngx_stream_herd_whatsat(ngx_stream_herd_ctx_t *ctx,
     ngx_stream_herd_cmd_t *cmd);
 static ngx_int_t ngx_stream_herd_hello(ngx_stream_herd_ctx_t *ctx,
     ngx_stream_herd_cmd_t *cmd);
-static void ngx_stream_herd_places_done(void *data, ngx_str_t *json);
+static void ngx_stream_herd_whatsat_done(void *data, ngx_str_t *json);
 static ngx_int_t ngx_stream_herd_whatsat_reply(ngx_stream_herd_ctx_t *ctx,
     ngx_str_t *line, ngx_str_t *json);
 static ngx_int_t ngx_stream_herd_invalid(ngx_stream_herd_ctx_t *ctx,
@@ -368,9 +368,13 @@ ngx_stream_herd_run(ngx_stream_herd_ctx_t *ctx)
 
     timeout = ctx->timeout;
 
-    if (ngx_exiting && ctx->waiter == NULL
-        && ctx->out.pos == ctx->out.last)
-    {
+    if (ctx->waiter) {
+        /* a client waiting for Places never times out before Places */
+        timeout = ngx_max(timeout, ctx->hscf->places.timeout
+                                   + ctx->hscf->places.connect_timeout
+                                   + 1000);
+
+    } else if (ngx_exiting && ctx->out.pos == ctx->out.last) {
         /* busy with an unfinished line when the worker began to quit */
         timeout = ngx_min(timeout, NGX_STREAM_HERD_EXIT_GRACE);
     }
@@ -754,7 +758,7 @@ ngx_stream_herd_whatsat(ngx_stream_herd_ctx_t *ctx, ngx_stream_herd_cmd_t *cmd)
 
     ctx->waiter = ngx_stream_herd_places_query(pcf, &at.location,
                                                cmd->radius_m, cmd->bound,
-                                               ngx_stream_herd_places_done,
+                                               ngx_stream_herd_whatsat_done,
                                                ctx, c->log, &error);
 
     if (ctx->waiter == NULL) {
@@ -770,7 +774,7 @@ ngx_stream_herd_whatsat(ngx_stream_herd_ctx_t *ctx, ngx_stream_herd_cmd_t *cmd)
 
 
 static void
-ngx_stream_herd_places_done(void *data, ngx_str_t *json)
+ngx_stream_herd_whatsat_done(void *data, ngx_str_t *json)
 {
     ngx_stream_herd_ctx_t  *ctx = data;
 
