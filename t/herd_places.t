@@ -496,7 +496,7 @@ sub log_lines {
 
 sub wait_places_log {
 	my ($re, $n) = @_;
-	for (1 .. 100) {
+	for (1 .. 300) {
 		return 1 if log_lines($re) >= $n;
 		select undef, undef, undef, 0.05;
 	}

@@ -41,7 +41,7 @@ package Herd::Util;
 #       a failed reload ([emerg]) or timeout.  The real harness's reload()
 #       only sends HUP and does not wait.
 #
-#   herd_wait_log($t, qr/re/, timeout => 5, from => $offset)
+#   herd_wait_log($t, qr/re/, timeout => 10, from => $offset)
 #       Wait until error.log (from byte $offset) matches; returns the match
 #       (true) or undef on timeout.
 
@@ -165,7 +165,7 @@ sub herd_chat {
 
 sub herd_wait_log {
 	my ($t, $re, %opts) = @_;
-	my $deadline = time() + ($opts{timeout} // 5);
+	my $deadline = time() + ($opts{timeout} // 10);
 	my $from = $opts{from} // 0;
 
 	while (1) {
