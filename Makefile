@@ -27,7 +27,7 @@ HERD_NAMES  := $(basename $(notdir $(wildcard $(HERD_CONF)/*.conf)))
 SOURCES     := $(wildcard ngx_herd_module/*.c ngx_herd_module/*.h)
 
 DEB_PKGS    := nginx nginx-dev libnginx-mod-stream libcurl4-openssl-dev \
-               libcjson-dev perl netcat-openbsd make gcc
+               libcjson-dev libssl-dev perl netcat-openbsd make gcc
 
 export NGINX_BIN
 

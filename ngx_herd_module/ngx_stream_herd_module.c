@@ -51,6 +51,13 @@ static ngx_command_t  ngx_stream_herd_commands[] = {
       0,
       NULL },
 
+    { ngx_string("herd_peer_secret"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_herd_srv_conf_t, secret),
+      NULL },
+
     { ngx_string("herd_timeout"),
       NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -252,6 +259,7 @@ ngx_stream_herd_create_srv_conf(ngx_conf_t *cf)
      *     hscf->name = { 0, NULL };
      *     hscf->shm_zone = NULL;
      *     hscf->peers = NULL;
+     *     hscf->secret = { 0, NULL };
      *     hscf->links = { 0 };
      *     hscf->cscf = NULL;
      *     hscf->file = NULL;
@@ -279,6 +287,12 @@ ngx_stream_herd_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 600000);
     ngx_conf_merge_size_value(conf->max_line, prev->max_line, 4096);
 
+    if (conf->timeout == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"herd_timeout\" must be positive");
+        return NGX_CONF_ERROR;
+    }
+
     if (conf->max_line < NGX_STREAM_HERD_MIN_LINE
         || conf->max_line > NGX_STREAM_HERD_MAX_LINE)
     {
@@ -292,6 +306,15 @@ ngx_stream_herd_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
     if (ngx_stream_herd_places_merge_conf(cf, &prev->places, &conf->places)
         != NGX_CONF_OK)
     {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_conf_merge_str_value(conf->secret, prev->secret, "");
+
+    if (conf->secret.len && conf->secret.len < 16) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"herd_peer_secret\" must be at least 16 "
+                           "characters long");
         return NGX_CONF_ERROR;
     }
 

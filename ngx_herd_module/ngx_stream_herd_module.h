@@ -27,6 +27,7 @@ typedef struct {
     ngx_stream_herd_places_conf_t  places;
 
     ngx_array_t              *peers;       /* ngx_stream_herd_peer_t */
+    ngx_str_t                 secret;      /* herd_peer_secret */
     ngx_array_t               links;       /* per worker: links to peers */
     ngx_stream_core_srv_conf_t  *cscf;     /* its error_log */
 

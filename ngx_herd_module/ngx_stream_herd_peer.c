@@ -10,6 +10,7 @@
 #include <ngx_event_connect.h>
 #include <ngx_stream.h>
 #include "ngx_stream_herd_module.h"
+#include "ngx_stream_herd_auth.h"
 
 
 /*
@@ -29,6 +30,7 @@
 #define NGX_STREAM_HERD_LINK_CONNECTING  1
 #define NGX_STREAM_HERD_LINK_HELLO       2
 #define NGX_STREAM_HERD_LINK_UP          3
+#define NGX_STREAM_HERD_LINK_PROVEN      4   /* authenticated, no digest */
 
 #define NGX_STREAM_HERD_CONNECT_TIMEOUT  5000
 #define NGX_STREAM_HERD_SEND_TIMEOUT     30000
@@ -60,6 +62,8 @@ struct ngx_stream_herd_link_s {
     ngx_buf_t                     in;          /* the DIGEST line */
     ngx_buf_t                     out;         /* bounded send queue */
 
+    u_char                        nonce[NGX_STREAM_HERD_NONCE_LEN];
+
     u_char                        want[NGX_STREAM_HERD_DIGESTS / 8];
     ngx_stream_herd_walk_t        walk;
     ngx_uint_t                    catchup_bytes;
@@ -76,6 +80,10 @@ static void ngx_stream_herd_link_connected(ngx_stream_herd_link_t *link);
 static void ngx_stream_herd_link_read_handler(ngx_event_t *rev);
 static void ngx_stream_herd_link_write_handler(ngx_event_t *wev);
 static void ngx_stream_herd_link_timer_handler(ngx_event_t *ev);
+static ngx_int_t ngx_stream_herd_link_line(ngx_stream_herd_link_t *link,
+    u_char *p, size_t len);
+static ngx_int_t ngx_stream_herd_link_challenge(ngx_stream_herd_link_t *link,
+    u_char *p, size_t len);
 static ngx_int_t ngx_stream_herd_link_digest(ngx_stream_herd_link_t *link,
     u_char *p, size_t len);
 static void ngx_stream_herd_link_pump(ngx_stream_herd_link_t *link);
@@ -290,8 +298,22 @@ ngx_stream_herd_link_connected(ngx_stream_herd_link_t *link)
     link->in.pos = link->in.start;
     link->in.last = link->in.start;
     link->out.pos = link->out.start;
-    link->out.last = ngx_stream_herd_format_hello(link->out.start,
-                                                  &link->hscf->name);
+
+    if (link->hscf->secret.len) {
+        if (ngx_stream_herd_auth_nonce(link->nonce) != NGX_OK) {
+            ngx_stream_herd_link_close(link, 1);
+            return;
+        }
+
+        link->out.last = ngx_stream_herd_format_hello(link->out.start,
+                                                      &link->hscf->name,
+                                                      link->nonce);
+
+    } else {
+        link->out.last = ngx_stream_herd_format_hello(link->out.start,
+                                                      &link->hscf->name,
+                                                      NULL);
+    }
 
     /* the neighbour must answer the greeting in time */
     ngx_add_timer(c->read, NGX_STREAM_HERD_CONNECT_TIMEOUT);
@@ -384,7 +406,7 @@ ngx_stream_herd_link_read_handler(ngx_event_t *rev)
 
     for ( ;; ) {
 
-        if (link->state == NGX_STREAM_HERD_LINK_HELLO) {
+        if (link->state != NGX_STREAM_HERD_LINK_UP) {
             n = c->recv(c, b->last, b->end - b->last);
 
         } else {
@@ -404,7 +426,7 @@ ngx_stream_herd_link_read_handler(ngx_event_t *rev)
             return;
         }
 
-        if (link->state != NGX_STREAM_HERD_LINK_HELLO) {
+        if (link->state == NGX_STREAM_HERD_LINK_UP) {
             /* a keepalive echoed: the neighbour is alive */
             ngx_add_timer(rev, NGX_STREAM_HERD_PEER_TIMEOUT);
             continue;
@@ -412,23 +434,35 @@ ngx_stream_herd_link_read_handler(ngx_event_t *rev)
 
         b->last += n;
 
-        lf = ngx_strlchr(b->pos, b->last, LF);
+        /* the greeting's answers, one line at a time */
 
-        if (lf == NULL) {
-            if (b->last == b->end) {
-                ngx_log_error(NGX_LOG_WARN, &link->log, 0,
-                              "herd %V: peer answered the greeting with "
-                              "an over-long line", &link->hscf->name);
+        while (link->state != NGX_STREAM_HERD_LINK_UP) {
+
+            lf = ngx_strlchr(b->pos, b->last, LF);
+
+            if (lf == NULL) {
+                break;
+            }
+
+            if (ngx_stream_herd_link_line(link, b->pos, lf - b->pos)
+                != NGX_OK)
+            {
                 ngx_stream_herd_link_close(link, 1);
                 return;
             }
 
-            continue;
+            b->pos = lf + 1;
         }
 
-        if (ngx_stream_herd_link_digest(link, b->pos, lf - b->pos)
-            != NGX_OK)
-        {
+        if (b->pos == b->last) {
+            b->pos = b->start;
+            b->last = b->start;
+        }
+
+        if (link->state != NGX_STREAM_HERD_LINK_UP && b->last == b->end) {
+            ngx_log_error(NGX_LOG_WARN, &link->log, 0,
+                          "herd %V: peer answered the greeting with "
+                          "an over-long line", &link->hscf->name);
             ngx_stream_herd_link_close(link, 1);
             return;
         }
@@ -437,6 +471,85 @@ ngx_stream_herd_link_read_handler(ngx_event_t *rev)
     if (ngx_handle_read_event(rev, 0) != NGX_OK) {
         ngx_stream_herd_link_close(link, 1);
     }
+}
+
+
+/*
+ * With herd_peer_secret the neighbour first proves it knows the secret
+ * ("AUTH 1 name nonce mac"), the link answers with its own proof, and only
+ * then comes the digest line.
+ */
+
+static ngx_int_t
+ngx_stream_herd_link_line(ngx_stream_herd_link_t *link, u_char *p,
+    size_t len)
+{
+    if (link->state == NGX_STREAM_HERD_LINK_HELLO
+        && link->hscf->secret.len)
+    {
+        return ngx_stream_herd_link_challenge(link, p, len);
+    }
+
+    return ngx_stream_herd_link_digest(link, p, len);
+}
+
+
+static ngx_int_t
+ngx_stream_herd_link_challenge(ngx_stream_herd_link_t *link, u_char *p,
+    size_t len)
+{
+    ngx_str_t   name, nonce, mac;
+    ngx_int_t   rc;
+    u_char      proof[NGX_STREAM_HERD_MAC_LEN];
+
+    if (ngx_stream_herd_parse_challenge(p, len, &name, &nonce, &mac)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_WARN, &link->log, 0,
+                      "herd %V: peer did not authenticate (is "
+                      "herd_peer_secret set on both sides?)",
+                      &link->hscf->name);
+        ngx_stream_herd_log_text(&link->log, &link->hscf->name,
+                                 "peer answered", p, ngx_min(len, 128));
+        return NGX_ERROR;
+    }
+
+    if (name.len != link->peer->name.len
+        || ngx_strncmp(name.data, link->peer->name.data, name.len) != 0)
+    {
+        ngx_log_error(NGX_LOG_WARN, &link->log, 0,
+                      "herd %V: the server at this address is \"%V\", "
+                      "not the configured peer", &link->hscf->name, &name);
+        return NGX_ERROR;
+    }
+
+    rc = ngx_stream_herd_auth_verify(&link->hscf->secret, 'S', &name,
+                                     &link->hscf->name, link->nonce,
+                                     nonce.data, &mac);
+
+    if (rc != NGX_OK) {
+        ngx_log_error(NGX_LOG_WARN, &link->log, 0,
+                      "herd %V: peer failed authentication: wrong "
+                      "herd_peer_secret", &link->hscf->name);
+        return NGX_ERROR;
+    }
+
+    if (ngx_stream_herd_auth_mac(&link->hscf->secret, 'L', &link->hscf->name,
+                                 &name, nonce.data, link->nonce, proof)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if ((size_t) (link->out.end - link->out.last) < NGX_STREAM_HERD_PROOF_LEN)
+    {
+        return NGX_ERROR;
+    }
+
+    link->out.last = ngx_stream_herd_format_proof(link->out.last, proof);
+    link->state = NGX_STREAM_HERD_LINK_PROVEN;
+
+    return ngx_stream_herd_link_flush(link);
 }
 
 

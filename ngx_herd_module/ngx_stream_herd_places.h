@@ -10,6 +10,7 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include "ngx_stream_herd_json.h"
 
 
 /*
@@ -33,11 +34,7 @@ typedef struct ngx_stream_herd_places_waiter_s  ngx_stream_herd_places_waiter_t;
 typedef void (*ngx_stream_herd_places_handler_pt)(void *data, ngx_str_t *json);
 
 
-#define NGX_STREAM_HERD_PLACES_LEGACY   1
-#define NGX_STREAM_HERD_PLACES_NEW      2
-
-#define NGX_STREAM_HERD_PLACES_PRETTY   1
-#define NGX_STREAM_HERD_PLACES_COMPACT  2
+/* NGX_STREAM_HERD_PLACES_LEGACY, _NEW, _PRETTY, _COMPACT: in json.h */
 
 
 typedef struct {

@@ -23,6 +23,7 @@ static ngx_int_t ngx_stream_herd_parse_radius(ngx_str_t *s,
     ngx_uint_t *metres);
 static ngx_int_t ngx_stream_herd_parse_bound(ngx_str_t *s, ngx_uint_t *bound);
 static ngx_uint_t ngx_stream_herd_all_zeros(u_char *p, size_t len);
+static ngx_uint_t ngx_stream_herd_is_hex(ngx_str_t *s, size_t len);
 static u_char *ngx_stream_herd_write_uint(u_char *buf, uint64_t n);
 
 
@@ -31,6 +32,7 @@ static ngx_str_t  ngx_stream_herd_whatsat = ngx_string("WHATSAT");
 static ngx_str_t  ngx_stream_herd_at = ngx_string("AT");
 static ngx_str_t  ngx_stream_herd_herd = ngx_string("HERD");
 static ngx_str_t  ngx_stream_herd_digest = ngx_string("DIGEST");
+static ngx_str_t  ngx_stream_herd_auth = ngx_string("AUTH");
 static ngx_str_t  ngx_stream_herd_version =
     ngx_string(NGX_STREAM_HERD_PEER_VERSION);
 
@@ -139,11 +141,16 @@ ngx_stream_herd_parse_line(u_char *p, size_t len, ngx_stream_herd_cmd_t *cmd)
         return cmd->type;
     }
 
-    if (n == 3
+    if ((n == 3 || (n == 4 && ngx_stream_herd_is_hex(&f[3], 32)))
         && ngx_stream_herd_field_is(&f[0], &ngx_stream_herd_herd)
         && ngx_stream_herd_field_is(&f[1], &ngx_stream_herd_version))
     {
         cmd->peer = f[2];
+
+        if (n == 4) {
+            cmd->nonce = f[3];
+        }
+
         cmd->type = NGX_STREAM_HERD_HELLO;
 
         return cmd->type;
@@ -624,19 +631,125 @@ ngx_stream_herd_parse_update(u_char *p, size_t len, ngx_stream_herd_at_t *at,
 }
 
 
-/* "HERD 1 name" + LF */
+static ngx_uint_t
+ngx_stream_herd_is_hex(ngx_str_t *s, size_t len)
+{
+    size_t  i;
+
+    if (s->len != len) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (!((s->data[i] >= '0' && s->data[i] <= '9')
+              || (s->data[i] >= 'a' && s->data[i] <= 'f')))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* "HERD 1 name" [" " nonce] + LF */
 
 u_char *
-ngx_stream_herd_format_hello(u_char *buf, ngx_str_t *name)
+ngx_stream_herd_format_hello(u_char *buf, ngx_str_t *name, u_char *nonce)
 {
     u_char  *p;
 
     p = ngx_cpymem(buf, "HERD " NGX_STREAM_HERD_PEER_VERSION " ",
                    sizeof("HERD " NGX_STREAM_HERD_PEER_VERSION " ") - 1);
     p = ngx_cpymem(p, name->data, name->len);
+
+    if (nonce) {
+        *p++ = ' ';
+        p = ngx_cpymem(p, nonce, 32);
+    }
+
     *p++ = LF;
 
     return p;
+}
+
+
+/* "AUTH 1 name nonce mac" + LF: the answering server's proof */
+
+u_char *
+ngx_stream_herd_format_challenge(u_char *buf, ngx_str_t *name,
+    u_char *nonce, u_char *mac)
+{
+    u_char  *p;
+
+    p = ngx_cpymem(buf, "AUTH " NGX_STREAM_HERD_PEER_VERSION " ",
+                   sizeof("AUTH " NGX_STREAM_HERD_PEER_VERSION " ") - 1);
+    p = ngx_cpymem(p, name->data, name->len);
+    *p++ = ' ';
+    p = ngx_cpymem(p, nonce, 32);
+    *p++ = ' ';
+    p = ngx_cpymem(p, mac, 64);
+    *p++ = LF;
+
+    return p;
+}
+
+
+ngx_int_t
+ngx_stream_herd_parse_challenge(u_char *p, size_t len, ngx_str_t *name,
+    ngx_str_t *nonce, ngx_str_t *mac)
+{
+    ngx_str_t  f[NGX_STREAM_HERD_MAX_FIELDS];
+
+    if (ngx_stream_herd_split(p, len, f, NGX_STREAM_HERD_MAX_FIELDS) != 5
+        || !ngx_stream_herd_field_is(&f[0], &ngx_stream_herd_auth)
+        || !ngx_stream_herd_field_is(&f[1], &ngx_stream_herd_version)
+        || !ngx_stream_herd_is_hex(&f[3], 32)
+        || !ngx_stream_herd_is_hex(&f[4], 64))
+    {
+        return NGX_ERROR;
+    }
+
+    *name = f[2];
+    *nonce = f[3];
+    *mac = f[4];
+
+    return NGX_OK;
+}
+
+
+/* "AUTH 1 mac" + LF: the link's proof */
+
+u_char *
+ngx_stream_herd_format_proof(u_char *buf, u_char *mac)
+{
+    u_char  *p;
+
+    p = ngx_cpymem(buf, "AUTH " NGX_STREAM_HERD_PEER_VERSION " ",
+                   sizeof("AUTH " NGX_STREAM_HERD_PEER_VERSION " ") - 1);
+    p = ngx_cpymem(p, mac, 64);
+    *p++ = LF;
+
+    return p;
+}
+
+
+ngx_int_t
+ngx_stream_herd_parse_proof(u_char *p, size_t len, ngx_str_t *mac)
+{
+    ngx_str_t  f[NGX_STREAM_HERD_MAX_FIELDS];
+
+    if (ngx_stream_herd_split(p, len, f, NGX_STREAM_HERD_MAX_FIELDS) != 3
+        || !ngx_stream_herd_field_is(&f[0], &ngx_stream_herd_auth)
+        || !ngx_stream_herd_field_is(&f[1], &ngx_stream_herd_version)
+        || !ngx_stream_herd_is_hex(&f[2], 64))
+    {
+        return NGX_ERROR;
+    }
+
+    *mac = f[2];
+
+    return NGX_OK;
 }
 
 

@@ -28,6 +28,16 @@
 /* the peer protocol: see docs/protocol.md */
 #define NGX_STREAM_HERD_PEER_VERSION   "1"
 #define NGX_STREAM_HERD_DIGESTS        256
+/* nonces: 32 hex digits, MACs: 64 (see ngx_stream_herd_auth.h) */
+#define NGX_STREAM_HERD_HELLO_LEN(name_len)                                   \
+    (sizeof("HERD " NGX_STREAM_HERD_PEER_VERSION " ") - 1 + (name_len)        \
+     + 1 + 32 + 1)
+#define NGX_STREAM_HERD_CHALLENGE_LEN(name_len)                               \
+    (sizeof("AUTH " NGX_STREAM_HERD_PEER_VERSION " ") - 1 + (name_len)        \
+     + 1 + 32 + 1 + 64 + 1)
+#define NGX_STREAM_HERD_PROOF_LEN                                             \
+    (sizeof("AUTH " NGX_STREAM_HERD_PEER_VERSION " ") - 1 + 64 + 1)
+
 #define NGX_STREAM_HERD_DIGEST_LEN(name_len)                                  \
     (sizeof("DIGEST " NGX_STREAM_HERD_PEER_VERSION " ") - 1 + (name_len)      \
      + 1 + NGX_STREAM_HERD_DIGESTS * 16 + 1)
@@ -66,6 +76,7 @@ typedef struct {
     ngx_uint_t                bound;
 
     ngx_str_t                 peer;        /* HELLO: the peer's name */
+    ngx_str_t                 nonce;       /* HELLO: empty, or 32 hex */
 } ngx_stream_herd_cmd_t;
 
 
@@ -90,7 +101,14 @@ ngx_int_t ngx_stream_herd_parse_at(u_char *p, size_t len,
 
 ngx_int_t ngx_stream_herd_parse_update(u_char *p, size_t len,
     ngx_stream_herd_at_t *at, ngx_stream_herd_time_t *t);
-u_char *ngx_stream_herd_format_hello(u_char *buf, ngx_str_t *name);
+u_char *ngx_stream_herd_format_hello(u_char *buf, ngx_str_t *name,
+    u_char *nonce);
+u_char *ngx_stream_herd_format_challenge(u_char *buf, ngx_str_t *name,
+    u_char *nonce, u_char *mac);
+ngx_int_t ngx_stream_herd_parse_challenge(u_char *p, size_t len,
+    ngx_str_t *name, ngx_str_t *nonce, ngx_str_t *mac);
+u_char *ngx_stream_herd_format_proof(u_char *buf, u_char *mac);
+ngx_int_t ngx_stream_herd_parse_proof(u_char *p, size_t len, ngx_str_t *mac);
 u_char *ngx_stream_herd_format_digest(u_char *buf, ngx_str_t *name,
     uint64_t *digest);
 ngx_int_t ngx_stream_herd_parse_digest(u_char *p, size_t len,

@@ -8,6 +8,7 @@
 #include <ngx_core.h>
 #include <ngx_stream.h>
 #include "ngx_stream_herd_module.h"
+#include "ngx_stream_herd_auth.h"
 
 
 /* stop answering further lines while this much output waits for the client */
@@ -35,6 +36,8 @@ typedef struct {
     ngx_stream_herd_srv_conf_t  *hscf;
     ngx_stream_herd_zone_t      *zone;
     ngx_stream_herd_peer_t      *peer;     /* a neighbour, after HERD */
+    ngx_stream_herd_peer_t      *authing;  /* one that must prove itself */
+    u_char                      *nonces;   /* its nonce, then ours */
     ngx_msec_t                   timeout;
     ngx_stream_herd_time_t       received; /* when the last bytes came */
 
@@ -69,6 +72,10 @@ static ngx_int_t ngx_stream_herd_whatsat(ngx_stream_herd_ctx_t *ctx,
     ngx_stream_herd_cmd_t *cmd);
 static ngx_int_t ngx_stream_herd_hello(ngx_stream_herd_ctx_t *ctx,
     ngx_stream_herd_cmd_t *cmd);
+static ngx_int_t ngx_stream_herd_proof(ngx_stream_herd_ctx_t *ctx, u_char *p,
+    size_t len);
+static ngx_int_t ngx_stream_herd_peer_accept(ngx_stream_herd_ctx_t *ctx,
+    ngx_stream_herd_peer_t *peer);
 static void ngx_stream_herd_whatsat_done(void *data, ngx_str_t *json);
 static ngx_int_t ngx_stream_herd_whatsat_reply(ngx_stream_herd_ctx_t *ctx,
     ngx_str_t *line, ngx_str_t *json);
@@ -509,6 +516,13 @@ ngx_stream_herd_close(ngx_stream_herd_ctx_t *ctx, ngx_uint_t rc,
 
     s = ctx->session;
 
+    if (ctx->authing) {
+        ngx_log_error(NGX_LOG_WARN, s->connection->log, 0,
+                      "herd %V: peer \"%V\" left without proving it knows "
+                      "herd_peer_secret (a different secret?)",
+                      &ctx->hscf->name, &ctx->authing->name);
+    }
+
     ngx_log_error(NGX_LOG_INFO, s->connection->log, 0,
                   "herd %V: session closed: %s", &ctx->hscf->name, reason);
 
@@ -564,6 +578,10 @@ ngx_stream_herd_line(ngx_stream_herd_ctx_t *ctx, u_char *p, size_t len)
         ctx->out.last++;
 
         return NGX_OK;
+    }
+
+    if (ctx->authing) {
+        return ngx_stream_herd_proof(ctx, p, len);
     }
 
     switch (ngx_stream_herd_parse_line(p, len, &cmd)) {
@@ -652,12 +670,14 @@ ngx_stream_herd_iamat(ngx_stream_herd_ctx_t *ctx, ngx_stream_herd_cmd_t *cmd)
 static ngx_int_t
 ngx_stream_herd_hello(ngx_stream_herd_ctx_t *ctx, ngx_stream_herd_cmd_t *cmd)
 {
-    u_char                  *p;
+    u_char                  *p, *nonce;
+    ngx_str_t               *secret;
     ngx_connection_t        *c;
     ngx_stream_herd_peer_t  *peer;
-    uint64_t                 digest[NGX_STREAM_HERD_DIGESTS];
+    u_char                   mac[NGX_STREAM_HERD_MAC_LEN];
 
     c = ctx->session->connection;
+    secret = &ctx->hscf->secret;
 
     peer = ngx_stream_herd_peer_find(ctx->hscf, &cmd->peer);
 
@@ -667,6 +687,111 @@ ngx_stream_herd_hello(ngx_stream_herd_ctx_t *ctx, ngx_stream_herd_cmd_t *cmd)
                       "configured herd_peer", &ctx->hscf->name, &cmd->peer);
         return ngx_stream_herd_invalid(ctx, &cmd->line);
     }
+
+    if (secret->len == 0) {
+
+        if (cmd->nonce.len) {
+            ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                          "herd %V: peer \"%V\" wants to authenticate, but "
+                          "herd_peer_secret is not set here",
+                          &ctx->hscf->name, &peer->name);
+            return ngx_stream_herd_invalid(ctx, &cmd->line);
+        }
+
+        return ngx_stream_herd_peer_accept(ctx, peer);
+    }
+
+    if (cmd->nonce.len == 0) {
+        ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                      "herd %V: peer \"%V\" did not authenticate: refused "
+                      "(herd_peer_secret is set)", &ctx->hscf->name,
+                      &peer->name);
+        return ngx_stream_herd_invalid(ctx, &cmd->line);
+    }
+
+    /* prove we know the secret, then wait for the peer's proof */
+
+    if (ctx->nonces == NULL) {
+        ctx->nonces = ngx_pnalloc(c->pool, 2 * NGX_STREAM_HERD_NONCE_LEN);
+        if (ctx->nonces == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    nonce = ctx->nonces + NGX_STREAM_HERD_NONCE_LEN;
+
+    ngx_memcpy(ctx->nonces, cmd->nonce.data, NGX_STREAM_HERD_NONCE_LEN);
+
+    if (ngx_stream_herd_auth_nonce(nonce) != NGX_OK
+        || ngx_stream_herd_auth_mac(secret, 'S', &ctx->hscf->name,
+                                    &peer->name, ctx->nonces, nonce, mac)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    p = ngx_stream_herd_reserve(ctx,
+                      NGX_STREAM_HERD_CHALLENGE_LEN(ctx->hscf->name.len));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->out.last = ngx_stream_herd_format_challenge(p, &ctx->hscf->name,
+                                                     nonce, mac);
+    ctx->authing = peer;
+
+    return NGX_OK;
+}
+
+
+/* "AUTH 1 mac" from a peer that greeted with a nonce */
+
+static ngx_int_t
+ngx_stream_herd_proof(ngx_stream_herd_ctx_t *ctx, u_char *p, size_t len)
+{
+    ngx_str_t                line, mac;
+    ngx_connection_t        *c;
+    ngx_stream_herd_peer_t  *peer;
+
+    c = ctx->session->connection;
+    peer = ctx->authing;
+    ctx->authing = NULL;
+
+    if (ngx_stream_herd_parse_proof(p, len, &mac) == NGX_OK
+        && ngx_stream_herd_auth_verify(&ctx->hscf->secret, 'L', &peer->name,
+                                       &ctx->hscf->name,
+                                       ctx->nonces
+                                       + NGX_STREAM_HERD_NONCE_LEN,
+                                       ctx->nonces, &mac)
+           == NGX_OK)
+    {
+        return ngx_stream_herd_peer_accept(ctx, peer);
+    }
+
+    ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                  "herd %V: peer \"%V\" failed authentication: wrong "
+                  "herd_peer_secret, or not a herd server",
+                  &ctx->hscf->name, &peer->name);
+
+    line.data = p;
+    line.len = len;
+    ngx_stream_herd_trim(&line);
+
+    return ngx_stream_herd_invalid(ctx, &line);
+}
+
+
+/* a configured (and, with a secret, authenticated) neighbour */
+
+static ngx_int_t
+ngx_stream_herd_peer_accept(ngx_stream_herd_ctx_t *ctx,
+    ngx_stream_herd_peer_t *peer)
+{
+    u_char            *p;
+    ngx_connection_t  *c;
+    uint64_t           digest[NGX_STREAM_HERD_DIGESTS];
+
+    c = ctx->session->connection;
 
     p = ngx_stream_herd_reserve(ctx,
                                 NGX_STREAM_HERD_DIGEST_LEN(ctx->hscf->name.len));
@@ -680,8 +805,9 @@ ngx_stream_herd_hello(ngx_stream_herd_ctx_t *ctx, ngx_stream_herd_cmd_t *cmd)
                                                   digest);
 
     ngx_log_error(NGX_LOG_INFO, c->log, 0,
-                  "herd %V: peer \"%V\" connected", &ctx->hscf->name,
-                  &peer->name);
+                  "herd %V: peer \"%V\" connected%s", &ctx->hscf->name,
+                  &peer->name,
+                  ctx->hscf->secret.len ? ", authenticated" : "");
 
     c->log->action = "receiving from herd peer";
 
