@@ -23,6 +23,10 @@ static char *ngx_stream_herd_zone(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_stream_herd(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_stream_herd_peer(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+#if (NGX_STREAM_SSL)
+static char *ngx_stream_herd_merge_ssl(ngx_conf_t *cf,
+    ngx_stream_herd_srv_conf_t *prev, ngx_stream_herd_srv_conf_t *conf);
+#endif
 static ngx_int_t ngx_stream_herd_init_process(ngx_cycle_t *cycle);
 static void ngx_stream_herd_exit_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_stream_herd_postconfiguration(ngx_conf_t *cf);
@@ -57,6 +61,45 @@ static ngx_command_t  ngx_stream_herd_commands[] = {
       NGX_STREAM_SRV_CONF_OFFSET,
       offsetof(ngx_stream_herd_srv_conf_t, secret),
       NULL },
+
+#if (NGX_STREAM_SSL)
+
+    { ngx_string("herd_peer_ssl"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_herd_srv_conf_t, peer_ssl),
+      NULL },
+
+    { ngx_string("herd_peer_ssl_certificate"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_herd_srv_conf_t, peer_ssl_certificate),
+      NULL },
+
+    { ngx_string("herd_peer_ssl_certificate_key"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_herd_srv_conf_t, peer_ssl_certificate_key),
+      NULL },
+
+    { ngx_string("herd_peer_ssl_trusted_certificate"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_herd_srv_conf_t, peer_ssl_trusted_certificate),
+      NULL },
+
+    { ngx_string("herd_peer_require_certificate"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_herd_srv_conf_t, require_certificate),
+      NULL },
+
+#endif
 
     { ngx_string("herd_timeout"),
       NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
@@ -269,6 +312,11 @@ ngx_stream_herd_create_srv_conf(ngx_conf_t *cf)
     hscf->timeout = NGX_CONF_UNSET_MSEC;
     hscf->max_line = NGX_CONF_UNSET_SIZE;
 
+#if (NGX_STREAM_SSL)
+    hscf->peer_ssl = NGX_CONF_UNSET;
+    hscf->require_certificate = NGX_CONF_UNSET;
+#endif
+
     ngx_stream_herd_places_create_conf(cf, &hscf->places);
 
     return hscf;
@@ -318,6 +366,12 @@ ngx_stream_herd_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+#if (NGX_STREAM_SSL)
+    if (ngx_stream_herd_merge_ssl(cf, prev, conf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+#endif
+
     if (conf->peers == NULL) {
         return NGX_CONF_OK;
     }
@@ -345,6 +399,87 @@ ngx_stream_herd_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
 
     return NGX_CONF_OK;
 }
+
+
+#if (NGX_STREAM_SSL)
+
+/*
+ * TLS on the links a server opens to its peers: an SSL context per herd
+ * server, with its client certificate and the CA that signs the peers'.
+ */
+
+static char *
+ngx_stream_herd_merge_ssl(ngx_conf_t *cf, ngx_stream_herd_srv_conf_t *prev,
+    ngx_stream_herd_srv_conf_t *conf)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    ngx_conf_merge_value(conf->peer_ssl, prev->peer_ssl, 0);
+    ngx_conf_merge_str_value(conf->peer_ssl_certificate,
+                             prev->peer_ssl_certificate, "");
+    ngx_conf_merge_str_value(conf->peer_ssl_certificate_key,
+                             prev->peer_ssl_certificate_key, "");
+    ngx_conf_merge_str_value(conf->peer_ssl_trusted_certificate,
+                             prev->peer_ssl_trusted_certificate, "");
+    ngx_conf_merge_value(conf->require_certificate,
+                         prev->require_certificate, 0);
+
+    if (!conf->peer_ssl || conf->name.data == NULL || conf->peers == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    if ((conf->peer_ssl_certificate.len == 0)
+        != (conf->peer_ssl_certificate_key.len == 0))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"herd_peer_ssl_certificate\" and "
+                           "\"herd_peer_ssl_certificate_key\" go together");
+        return NGX_CONF_ERROR;
+    }
+
+    conf->ssl = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t));
+    if (conf->ssl == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    conf->ssl->log = cf->log;
+
+    if (ngx_ssl_create(conf->ssl, NGX_SSL_TLSv1_2|NGX_SSL_TLSv1_3, NULL)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        ngx_ssl_cleanup_ctx(conf->ssl);
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_ssl_cleanup_ctx;
+    cln->data = conf->ssl;
+
+    if (conf->peer_ssl_certificate.len
+        && ngx_ssl_certificate(cf, conf->ssl, &conf->peer_ssl_certificate,
+                               &conf->peer_ssl_certificate_key, NULL)
+           != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->peer_ssl_trusted_certificate.len
+        && ngx_ssl_trusted_certificate(cf, conf->ssl,
+                                       &conf->peer_ssl_trusted_certificate,
+                                       2)
+           != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+#endif
 
 
 /* herd_zone zone=name:size; */

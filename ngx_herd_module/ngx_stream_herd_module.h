@@ -28,6 +28,15 @@ typedef struct {
 
     ngx_array_t              *peers;       /* ngx_stream_herd_peer_t */
     ngx_str_t                 secret;      /* herd_peer_secret */
+
+#if (NGX_STREAM_SSL)
+    ngx_flag_t                peer_ssl;
+    ngx_str_t                 peer_ssl_certificate;
+    ngx_str_t                 peer_ssl_certificate_key;
+    ngx_str_t                 peer_ssl_trusted_certificate;
+    ngx_ssl_t                *ssl;         /* for links, when peer_ssl */
+    ngx_flag_t                require_certificate;
+#endif
     ngx_array_t               links;       /* per worker: links to peers */
     ngx_stream_core_srv_conf_t  *cscf;     /* its error_log */
 

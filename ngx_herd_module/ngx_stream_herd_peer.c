@@ -77,6 +77,10 @@ static ngx_int_t ngx_stream_herd_link_init(ngx_cycle_t *cycle,
     ngx_stream_herd_srv_conf_t *hscf, ngx_stream_herd_peer_t *peer);
 static void ngx_stream_herd_link_connect(ngx_stream_herd_link_t *link);
 static void ngx_stream_herd_link_connected(ngx_stream_herd_link_t *link);
+static void ngx_stream_herd_link_greet(ngx_stream_herd_link_t *link);
+#if (NGX_STREAM_SSL)
+static void ngx_stream_herd_link_ssl_handshake(ngx_connection_t *c);
+#endif
 static void ngx_stream_herd_link_read_handler(ngx_event_t *rev);
 static void ngx_stream_herd_link_write_handler(ngx_event_t *wev);
 static void ngx_stream_herd_link_timer_handler(ngx_event_t *ev);
@@ -291,6 +295,105 @@ ngx_stream_herd_link_connected(ngx_stream_herd_link_t *link)
 
     ngx_log_error(NGX_LOG_INFO, &link->log, 0, "herd %V: connected to peer",
                   &link->hscf->name);
+
+#if (NGX_STREAM_SSL)
+
+    if (link->hscf->ssl) {
+        ngx_int_t  rc;
+
+        link->log.action = "SSL handshaking to herd peer";
+
+        /* the SSL connection lives in a pool of the link's connection */
+
+        c->pool = ngx_create_pool(1024, &link->log);
+        if (c->pool == NULL) {
+            ngx_stream_herd_link_close(link, 1);
+            return;
+        }
+
+        if (ngx_ssl_create_connection(link->hscf->ssl, c,
+                                      NGX_SSL_BUFFER|NGX_SSL_CLIENT)
+            != NGX_OK)
+        {
+            ngx_stream_herd_link_close(link, 1);
+            return;
+        }
+
+        rc = ngx_ssl_handshake(c);
+
+        if (rc == NGX_AGAIN) {
+            ngx_add_timer(c->write, NGX_STREAM_HERD_CONNECT_TIMEOUT);
+            c->ssl->handler = ngx_stream_herd_link_ssl_handshake;
+            return;
+        }
+
+        ngx_stream_herd_link_ssl_handshake(c);
+        return;
+    }
+
+#endif
+
+    ngx_stream_herd_link_greet(link);
+}
+
+
+#if (NGX_STREAM_SSL)
+
+/* the peer's certificate must be signed by the trusted CA and name it */
+
+static void
+ngx_stream_herd_link_ssl_handshake(ngx_connection_t *c)
+{
+    long                     rc;
+    ngx_stream_herd_link_t  *link;
+
+    link = c->data;
+
+    if (c->write->timer_set) {
+        ngx_del_timer(c->write);
+    }
+
+    if (!c->ssl->handshaked) {
+        ngx_stream_herd_link_close(link, 1);
+        return;
+    }
+
+    if (link->hscf->peer_ssl_trusted_certificate.len) {
+        rc = SSL_get_verify_result(c->ssl->connection);
+
+        if (rc != X509_V_OK) {
+            ngx_log_error(NGX_LOG_WARN, &link->log, 0,
+                          "herd %V: peer's certificate does not verify: "
+                          "(%l:%s)", &link->hscf->name, rc,
+                          X509_verify_cert_error_string(rc));
+            ngx_stream_herd_link_close(link, 1);
+            return;
+        }
+
+        if (ngx_ssl_check_host(c, &link->peer->name) != NGX_OK) {
+            ngx_log_error(NGX_LOG_WARN, &link->log, 0,
+                          "herd %V: peer's certificate is not for \"%V\"",
+                          &link->hscf->name, &link->peer->name);
+            ngx_stream_herd_link_close(link, 1);
+            return;
+        }
+    }
+
+    c->read->handler = ngx_stream_herd_link_read_handler;
+    c->write->handler = ngx_stream_herd_link_write_handler;
+
+    ngx_stream_herd_link_greet(link);
+}
+
+#endif
+
+
+static void
+ngx_stream_herd_link_greet(ngx_stream_herd_link_t *link)
+{
+    ngx_connection_t  *c;
+
+    c = link->pc.connection;
 
     link->log.action = "greeting herd peer";
     link->state = NGX_STREAM_HERD_LINK_HELLO;
@@ -800,7 +903,8 @@ ngx_stream_herd_link_timer_handler(ngx_event_t *ev)
 static void
 ngx_stream_herd_link_close(ngx_stream_herd_link_t *link, ngx_uint_t retry)
 {
-    ngx_msec_t  delay;
+    ngx_msec_t   delay;
+    ngx_pool_t  *pool;
 
     if (link->pc.connection) {
         if (link->state == NGX_STREAM_HERD_LINK_UP) {
@@ -808,8 +912,22 @@ ngx_stream_herd_link_close(ngx_stream_herd_link_t *link, ngx_uint_t retry)
                           "herd %V: peer link down", &link->hscf->name);
         }
 
+#if (NGX_STREAM_SSL)
+        if (link->pc.connection->ssl) {
+            link->pc.connection->ssl->no_wait_shutdown = 1;
+            link->pc.connection->ssl->no_send_shutdown = 1;
+            (void) ngx_ssl_shutdown(link->pc.connection);
+        }
+#endif
+
+        pool = link->pc.connection->pool;
+
         ngx_close_connection(link->pc.connection);
         link->pc.connection = NULL;
+
+        if (pool) {
+            ngx_destroy_pool(pool);
+        }
     }
 
     if (link->timer.timer_set) {

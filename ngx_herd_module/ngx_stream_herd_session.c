@@ -688,6 +688,23 @@ ngx_stream_herd_hello(ngx_stream_herd_ctx_t *ctx, ngx_stream_herd_cmd_t *cmd)
         return ngx_stream_herd_invalid(ctx, &cmd->line);
     }
 
+#if (NGX_STREAM_SSL)
+
+    if (ctx->hscf->require_certificate
+        && (c->ssl == NULL
+            || SSL_get_verify_result(c->ssl->connection) != X509_V_OK
+            || ngx_ssl_check_host(c, &peer->name) != NGX_OK))
+    {
+        ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                      "herd %V: greeting from \"%V\" refused: no verified "
+                      "client certificate for that name "
+                      "(herd_peer_require_certificate)",
+                      &ctx->hscf->name, &peer->name);
+        return ngx_stream_herd_invalid(ctx, &cmd->line);
+    }
+
+#endif
+
     if (secret->len == 0) {
 
         if (cmd->nonce.len) {
