@@ -7,6 +7,8 @@
 #   make test         build and run the Test::Nginx suites in t/
 #   make herd         build and start the five-server herd of conf/goloman
 #   make herd-stop    stop it
+#   make fuzz         build the fuzz targets of fuzz/ and run each for
+#                     FUZZ_SECONDS (60) seconds (clang, libfuzzer-14-dev)
 
 SHELL       := /bin/bash
 
@@ -27,7 +29,7 @@ HERD_NAMES  := $(basename $(notdir $(wildcard $(HERD_CONF)/*.conf)))
 SOURCES     := $(wildcard ngx_herd_module/*.c ngx_herd_module/*.h)
 
 DEB_PKGS    := nginx nginx-dev libnginx-mod-stream libcurl4-openssl-dev \
-               libcjson-dev libssl-dev perl netcat-openbsd make gcc
+               libcjson-dev libssl-dev openssl perl netcat-openbsd make gcc
 
 export NGINX_BIN
 
@@ -101,7 +103,17 @@ conf-test: build $(HERD_PREFIX)/modules
 	    cp $$d*.conf $$t/; \
 	    cp $(CURDIR)/conf/places-standin.inc $$t/places.inc; \
 	done
-	@for f in $(BUILD)/conf-test/*/*.conf $(CURDIR)/conf/*.conf; do \
+	@t=$(BUILD)/conf-test/production; rm -rf $$t; mkdir -p $$t/herd-tls; \
+	cp $(CURDIR)/conf/production.conf $$t/; \
+	echo 'herd_peer_secret "conf-test-secret-0123456789";' \
+	    > $$t/herd-secret.inc; \
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+	    -nodes -keyout $$t/herd-tls/server.key \
+	    -out $$t/herd-tls/server.crt -subj /CN=Goloman -days 1 \
+	    >/dev/null 2>&1; \
+	cp $$t/herd-tls/server.crt $$t/herd-tls/ca.crt
+	@for f in $(BUILD)/conf-test/*/*.conf \
+	          $(filter-out %/production.conf,$(wildcard $(CURDIR)/conf/*.conf)); do \
 	    [ -f "$$f" ] || continue; \
 	    $(NGINX_BIN) -q -t -p $(HERD_PREFIX)/ -c $$f \
 	        || { echo "conf-test: $$f rejected"; exit 1; }; \
@@ -171,6 +183,20 @@ herd-stop:
 	        echo "herd: stopped $$n"; \
 	    fi; \
 	done
+
+# Benchmarks (bench/, issue 5): every scenario side by side with the asyncio
+# herd and the ceilings; writes docs/performance.md.  About 10 minutes.
+
+.PHONY: bench
+bench: deps build
+	bench/run
+
+# Fuzzing (fuzz/): libFuzzer targets with ASan and UBSan, each run for
+# FUZZ_SECONDS (default 60); fails on any crash.  CI: FUZZ_SECONDS=20.
+
+.PHONY: fuzz
+fuzz: $(NGX_BUILD)/objs/Makefile
+	$(MAKE) -C fuzz NGX_BUILD=$(NGX_BUILD) BUILD=$(BUILD)/fuzz
 
 clean:
 	rm -rf $(BUILD)
