@@ -194,6 +194,20 @@ ngx_stream_herd_json_parse(ngx_stream_herd_json_in_t *in)
     len = in->body ? in->len : 0;
     last = p + len;
 
+    /* cJSON takes control characters for white space, and a NUL in a
+     * string would cut it short: JSON has neither */
+
+    for (end = p; end < last; end++) {
+        if ((u_char) *end < 0x20
+            && *end != '\t' && *end != '\n' && *end != '\r')
+        {
+            ngx_log_error(NGX_LOG_ERR, in->log, 0,
+                          "herd places: upstream call for %V: a control "
+                          "character in the answer", in->location);
+            return NULL;
+        }
+    }
+
     end = NULL;
     root = cJSON_ParseWithLengthOpts(p, len, &end, 0);
 

@@ -28,8 +28,72 @@ static ngx_stream_herd_node_t *ngx_stream_herd_zone_lookup(
 static void ngx_stream_herd_zone_delete(ngx_stream_herd_zone_t *zone,
     ngx_stream_herd_node_t *hn);
 static ngx_stream_herd_node_t *ngx_stream_herd_zone_alloc(
-    ngx_stream_herd_zone_t *zone, size_t size, ngx_uint_t *evicted);
+    ngx_stream_herd_zone_t *zone, size_t size, ngx_uint_t *evicted,
+    ngx_stream_herd_node_t *keep);
 static uint64_t ngx_stream_herd_record_hash(ngx_stream_herd_node_t *hn);
+static void ngx_stream_herd_zone_lock(ngx_stream_herd_zone_t *zone);
+
+
+/*
+ * Locks the zone.  An update marks the zone dirty while it changes it: a
+ * mark found set means a worker died in the middle of a change (killed,
+ * or crashed), and the tree and queue cannot be trusted.  The zone is
+ * then emptied; neighbours' catch-up fills it again.
+ */
+
+static void
+ngx_stream_herd_zone_lock(ngx_stream_herd_zone_t *zone)
+{
+    size_t                    len;
+    ngx_slab_pool_t          *sp;
+    ngx_stream_herd_shctx_t  *sh;
+    u_char                    ctx[256];
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    if (!zone->sh->dirty) {
+        return;
+    }
+
+    sp = zone->shpool;
+
+    len = ngx_min(ngx_strlen(sp->log_ctx) + 1, sizeof(ctx));
+    ngx_memcpy(ctx, sp->log_ctx, len);
+    ctx[len - 1] = '\0';
+
+    /* the same allocations as ngx_stream_herd_zone_init(): same places */
+
+    ngx_slab_init(sp);
+
+    sh = ngx_slab_alloc_locked(sp, sizeof(ngx_stream_herd_shctx_t));
+
+    if (sh != zone->sh) {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                      "herd_zone%s: cannot be recovered", ctx);
+        ngx_debug_point();
+        return;
+    }
+
+    sp->data = sh;
+
+    sp->log_ctx = ngx_slab_alloc_locked(sp, len);
+    if (sp->log_ctx != NULL) {
+        ngx_memcpy(sp->log_ctx, ctx, len);
+    }
+
+    sp->log_nomem = 0;
+
+    ngx_rbtree_init(&sh->rbtree, &sh->sentinel,
+                    ngx_stream_herd_rbtree_insert_value);
+    ngx_queue_init(&sh->queue);
+    sh->records = 0;
+    sh->dirty = 0;
+    ngx_memzero(sh->digest, sizeof(sh->digest));
+
+    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                  "herd_zone%s: a worker died while changing it: emptied, "
+                  "peers' catch-up fills it again", ctx);
+}
 
 
 ngx_int_t
@@ -70,6 +134,7 @@ ngx_stream_herd_zone_init(ngx_shm_zone_t *shm_zone, void *data)
     ngx_queue_init(&zone->sh->queue);
     zone->sh->records = 0;
     zone->sh->evicted = 0;
+    zone->sh->dirty = 0;
     ngx_memzero(zone->sh->digest, sizeof(zone->sh->digest));
 
     len = sizeof(" in herd_zone \"\"") + shm_zone->shm.name.len;
@@ -199,7 +264,7 @@ ngx_stream_herd_zone_delete(ngx_stream_herd_zone_t *zone,
 
 static ngx_stream_herd_node_t *
 ngx_stream_herd_zone_alloc(ngx_stream_herd_zone_t *zone, size_t size,
-    ngx_uint_t *evicted)
+    ngx_uint_t *evicted, ngx_stream_herd_node_t *keep)
 {
     ngx_queue_t             *q;
     ngx_rbtree_node_t       *node;
@@ -220,6 +285,16 @@ ngx_stream_herd_zone_alloc(ngx_stream_herd_zone_t *zone, size_t size,
 
         q = ngx_queue_last(&zone->sh->queue);
         hn = ngx_queue_data(q, ngx_stream_herd_node_t, queue);
+
+        if (hn == keep) {
+            q = ngx_queue_prev(q);
+
+            if (q == ngx_queue_sentinel(&zone->sh->queue)) {
+                return NULL;
+            }
+
+            hn = ngx_queue_data(q, ngx_stream_herd_node_t, queue);
+        }
 
         ngx_stream_herd_zone_delete(zone, hn);
 
@@ -272,7 +347,7 @@ ngx_stream_herd_zone_update(ngx_stream_herd_zone_t *zone, ngx_str_t *line,
     evicted = 0;
     rc = NGX_OK;
 
-    ngx_shmtx_lock(&zone->shpool->mutex);
+    ngx_stream_herd_zone_lock(zone);
 
     old = ngx_stream_herd_zone_lookup(zone, client, hash);
 
@@ -281,16 +356,14 @@ ngx_stream_herd_zone_update(ngx_stream_herd_zone_t *zone, ngx_str_t *line,
             ngx_shmtx_unlock(&zone->shpool->mutex);
             return NGX_DECLINED;
         }
-
-        /* out of the eviction's reach until the new record is in */
-        ngx_queue_remove(&old->queue);
     }
 
-    hn = ngx_stream_herd_zone_alloc(zone, size, &evicted);
+    zone->sh->dirty = 1;
+
+    /* the old record is out of the eviction's reach */
+    hn = ngx_stream_herd_zone_alloc(zone, size, &evicted, old);
 
     if (old != NULL) {
-        ngx_queue_insert_head(&zone->sh->queue, &old->queue);
-
         if (hn != NULL) {
             ngx_stream_herd_zone_delete(zone, old);
         }
@@ -319,6 +392,8 @@ ngx_stream_herd_zone_update(ngx_stream_herd_zone_t *zone, ngx_str_t *line,
     }
 
     records = zone->sh->records;
+
+    zone->sh->dirty = 0;
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
@@ -358,7 +433,7 @@ ngx_stream_herd_zone_get(ngx_stream_herd_zone_t *zone, ngx_str_t *client,
 
     hash = ngx_crc32_short(client->data, client->len);
 
-    ngx_shmtx_lock(&zone->shpool->mutex);
+    ngx_stream_herd_zone_lock(zone);
 
     hn = ngx_stream_herd_zone_lookup(zone, client, hash);
 
@@ -417,7 +492,7 @@ ngx_stream_herd_record_hash(ngx_stream_herd_node_t *hn)
 void
 ngx_stream_herd_zone_digest(ngx_stream_herd_zone_t *zone, uint64_t *digest)
 {
-    ngx_shmtx_lock(&zone->shpool->mutex);
+    ngx_stream_herd_zone_lock(zone);
 
     ngx_memcpy(digest, zone->sh->digest, sizeof(zone->sh->digest));
 
@@ -458,7 +533,7 @@ ngx_stream_herd_zone_walk(ngx_stream_herd_zone_t *zone,
     last = buf + *size;
     rc = NGX_DONE;
 
-    ngx_shmtx_lock(&zone->shpool->mutex);
+    ngx_stream_herd_zone_lock(zone);
 
     tree = &zone->sh->rbtree;
     sentinel = tree->sentinel;

@@ -49,6 +49,7 @@ typedef struct {
     ngx_queue_t               queue;       /* head: most recently updated */
     ngx_uint_t                records;
     ngx_uint_t                evicted;
+    ngx_uint_t                dirty;
     uint64_t                  digest[NGX_STREAM_HERD_DIGESTS];
 } ngx_stream_herd_shctx_t;
 
