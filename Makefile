@@ -195,7 +195,7 @@ bench: deps build
 # FUZZ_SECONDS (default 60); fails on any crash.  CI: FUZZ_SECONDS=20.
 
 .PHONY: fuzz
-fuzz: $(NGX_BUILD)/objs/Makefile
+fuzz: deps $(NGX_BUILD)/objs/Makefile
 	$(MAKE) -C fuzz NGX_BUILD=$(NGX_BUILD) BUILD=$(BUILD)/fuzz
 
 clean:
