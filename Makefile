@@ -198,5 +198,10 @@ bench: deps build
 fuzz: deps $(NGX_BUILD)/objs/Makefile
 	$(MAKE) -C fuzz NGX_BUILD=$(NGX_BUILD) BUILD=$(BUILD)/fuzz
 
+# CI: every seed and past crash once, ASan + UBSan (deterministic)
+.PHONY: fuzz-replay
+fuzz-replay: deps $(NGX_BUILD)/objs/Makefile
+	$(MAKE) -C fuzz replay NGX_BUILD=$(NGX_BUILD) BUILD=$(BUILD)/fuzz
+
 clean:
 	rm -rf $(BUILD)
