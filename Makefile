@@ -9,6 +9,9 @@
 #   make herd-stop    stop it
 #   make fuzz         build the fuzz targets of fuzz/ and run each for
 #                     FUZZ_SECONDS (60) seconds (clang, libfuzzer-14-dev)
+#   make test-asan    the suites against nginx and herd built with
+#                     -fsanitize=address,undefined (t/sanitize)
+#   make test-valgrind  the suites with nginx under valgrind memcheck
 
 SHELL       := /bin/bash
 
@@ -202,6 +205,26 @@ fuzz: deps $(NGX_BUILD)/objs/Makefile
 .PHONY: fuzz-replay
 fuzz-replay: deps $(NGX_BUILD)/objs/Makefile
 	$(MAKE) -C fuzz replay NGX_BUILD=$(NGX_BUILD) BUILD=$(BUILD)/fuzz
+
+# Memory checkers (t/sanitize): the whole suite against nginx, its stream
+# module and herd built from the nginx source (the orig tarball of Debian's
+# source package, fetched once into build/nginx-orig) with ASan + UBSan, or
+# with every nginx process under valgrind memcheck.  Builds in build/asan,
+# build/valgrind.
+
+.PHONY: test-asan test-valgrind
+test-asan: deps
+	t/sanitize asan
+
+test-valgrind: deps
+	@command -v valgrind >/dev/null || { \
+	    if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	        export DEBIAN_FRONTEND=noninteractive; \
+	        apt-get update -qq && apt-get install -y -qq valgrind; \
+	    else \
+	        echo "make test-valgrind: install valgrind"; exit 1; \
+	    fi; }
+	t/sanitize valgrind
 
 clean:
 	rm -rf $(BUILD)
