@@ -39,7 +39,8 @@
 # signal 9", and "shared memory zone "kill" was locked by N" when it held
 # the zone's mutex), in its main error log.  The harness fails any test
 # directory whose error.log has an [alert] line, and masking that with
-# todo_alerts() would hide the module's own alerts too.  So the killing
+# the harness's "expected alerts" switch would hide the module's own alerts
+# too.  So the killing
 # runs in a second nginx ($k) whose main-context error_log is master.log:
 # its globals are the harness's own %%TEST_GLOBALS%% text with that one
 # path changed (calling test_globals() also tells the harness not to add
