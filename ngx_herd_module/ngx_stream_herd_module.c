@@ -539,6 +539,14 @@ ngx_stream_herd_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if ((uint64_t) size > NGX_STREAM_HERD_ZONE_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone \"%V\" is too large: at most %uLm",
+                           &value[1],
+                           (uint64_t) NGX_STREAM_HERD_ZONE_MAX >> 20);
+        return NGX_CONF_ERROR;
+    }
+
     shm_zone = ngx_shared_memory_add(cf, &name, size,
                                      &ngx_stream_herd_module);
     if (shm_zone == NULL) {

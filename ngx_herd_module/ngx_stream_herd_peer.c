@@ -296,6 +296,17 @@ ngx_stream_herd_link_connected(ngx_stream_herd_link_t *link)
     ngx_log_error(NGX_LOG_INFO, &link->log, 0, "herd %V: connected to peer",
                   &link->hscf->name);
 
+    /*
+     * Flood writes are small and the peer never answers them: with Nagle's
+     * algorithm a write would wait for the peer's delayed ACK (up to 40 ms)
+     * whenever the previous one is still unacknowledged.
+     */
+
+    if (ngx_tcp_nodelay(c) != NGX_OK) {
+        ngx_stream_herd_link_close(link, 1);
+        return;
+    }
+
 #if (NGX_STREAM_SSL)
 
     if (link->hscf->ssl) {
@@ -541,7 +552,7 @@ ngx_stream_herd_link_read_handler(ngx_event_t *rev)
 
         while (link->state != NGX_STREAM_HERD_LINK_UP) {
 
-            lf = ngx_strlchr(b->pos, b->last, LF);
+            lf = memchr(b->pos, LF, b->last - b->pos);
 
             if (lf == NULL) {
                 break;

@@ -40,24 +40,6 @@ static ngx_str_t  ngx_stream_herd_version =
     ((f)->len == (s)->len && ngx_strncmp((f)->data, (s)->data, (s)->len) == 0)
 
 
-ngx_uint_t
-ngx_stream_herd_is_space(u_char ch)
-{
-    switch (ch) {
-    case ' ':
-    case '\t':
-    case '\r':
-    case '\n':
-    case '\f':
-    case '\v':
-        return 1;
-
-    default:
-        return 0;
-    }
-}
-
-
 void
 ngx_stream_herd_trim(ngx_str_t *s)
 {
@@ -212,26 +194,30 @@ static ngx_int_t
 ngx_stream_herd_parse_decimal(u_char *p, size_t len, ngx_uint_t max_int,
     ngx_uint_t max_frac, uint64_t *ip, u_char **frac, size_t *frac_len)
 {
-    u_char      *last;
+    u_char      *last, *start, *first;
     uint64_t     value;
-    ngx_uint_t   digits, significant;
+    ngx_uint_t   digits;
 
     last = p + len;
-    value = 0;
-    digits = 0;
-    significant = 0;
+    start = p;
 
-    while (p < last && *p >= '0' && *p <= '9') {
-        if (significant || *p != '0') {
-            if (++significant > max_int) {
-                return NGX_ERROR;
-            }
-        }
-
-        value = value * 10 + (*p - '0');
-        digits++;
+    while (p < last && *p == '0') {
         p++;
     }
+
+    first = p;
+    value = 0;
+
+    while (p < last && (ngx_uint_t) (*p - '0') <= 9) {
+        value = value * 10 + (*p - '0');
+        p++;
+    }
+
+    if ((ngx_uint_t) (p - first) > max_int) {
+        return NGX_ERROR;
+    }
+
+    digits = p - start;
 
     if (digits == 0) {
         return NGX_ERROR;
@@ -251,7 +237,7 @@ ngx_stream_herd_parse_decimal(u_char *p, size_t len, ngx_uint_t max_int,
 
     *frac = p;
 
-    while (p < last && *p >= '0' && *p <= '9') {
+    while (p < last && (ngx_uint_t) (*p - '0') <= 9) {
         p++;
     }
 

@@ -128,7 +128,9 @@ u_char *ngx_stream_herd_format_invalid(u_char *buf, ngx_str_t *line);
 u_char *ngx_stream_herd_escape(u_char *dst, u_char *end, u_char *src,
     size_t len);
 
-ngx_uint_t ngx_stream_herd_is_space(u_char ch);
+/* space, tab, CR, LF, FF, VT: the white space of PROTOCOL.md */
+#define ngx_stream_herd_is_space(ch)                                          \
+    ((ch) == ' ' || ((ch) >= '\t' && (ch) <= '\r'))
 void ngx_stream_herd_trim(ngx_str_t *s);
 
 

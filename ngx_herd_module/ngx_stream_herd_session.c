@@ -243,7 +243,7 @@ ngx_stream_herd_run(ngx_stream_herd_ctx_t *ctx)
             break;
         }
 
-        lf = ngx_strlchr(b->pos, b->last, LF);
+        lf = memchr(b->pos, LF, b->last - b->pos);
 
         if (lf != NULL) {
             if (ngx_stream_herd_line(ctx, b->pos, lf - b->pos) != NGX_OK) {
@@ -325,7 +325,7 @@ ngx_stream_herd_run(ngx_stream_herd_ctx_t *ctx)
 
             /* the rest of an over-long line: drop it up to its LF */
 
-            lf = ngx_strlchr(b->last, b->last + n, LF);
+            lf = memchr(b->last, LF, n);
 
             if (lf == NULL) {
                 continue;

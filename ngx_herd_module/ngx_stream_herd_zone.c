@@ -20,6 +20,14 @@
     ((ngx_rbtree_node_t *) ((u_char *) (hn)                                   \
                             - offsetof(ngx_rbtree_node_t, color)))
 
+#define ngx_stream_herd_index_off(sp, hn)                                     \
+    ((uint32_t) (((u_char *) (hn) - (u_char *) (sp))                          \
+                 / NGX_STREAM_HERD_INDEX_UNIT))
+
+#define ngx_stream_herd_index_node(sp, off)                                   \
+    ((ngx_stream_herd_node_t *) ((u_char *) (sp)                              \
+                                 + (size_t) (off) * NGX_STREAM_HERD_INDEX_UNIT))
+
 
 static void ngx_stream_herd_rbtree_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
@@ -32,6 +40,13 @@ static ngx_stream_herd_node_t *ngx_stream_herd_zone_alloc(
     ngx_stream_herd_node_t *keep);
 static uint64_t ngx_stream_herd_record_hash(ngx_stream_herd_node_t *hn);
 static void ngx_stream_herd_zone_lock(ngx_stream_herd_zone_t *zone);
+static ngx_int_t ngx_stream_herd_index_init(ngx_slab_pool_t *sp,
+    ngx_stream_herd_shctx_t *sh);
+static void ngx_stream_herd_index_insert(ngx_stream_herd_zone_t *zone,
+    ngx_stream_herd_node_t *hn, uint32_t hash);
+static void ngx_stream_herd_index_delete(ngx_stream_herd_zone_t *zone,
+    ngx_stream_herd_node_t *hn, uint32_t hash);
+static size_t ngx_stream_herd_zone_room(size_t size);
 
 
 /*
@@ -82,6 +97,13 @@ ngx_stream_herd_zone_lock(ngx_stream_herd_zone_t *zone)
     }
 
     sp->log_nomem = 0;
+
+    if (ngx_stream_herd_index_init(sp, sh) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                      "herd_zone%s: cannot be recovered", ctx);
+        ngx_debug_point();
+        return;
+    }
 
     ngx_rbtree_init(&sh->rbtree, &sh->sentinel,
                     ngx_stream_herd_rbtree_insert_value);
@@ -150,7 +172,69 @@ ngx_stream_herd_zone_init(ngx_shm_zone_t *shm_zone, void *data)
     /* a full zone evicts old records; the slab need not say "no memory" */
     shpool->log_nomem = 0;
 
+    return ngx_stream_herd_index_init(shpool, zone->sh);
+}
+
+
+/*
+ * The index: a power of two of slots, one per NGX_STREAM_HERD_INDEX_RATIO
+ * bytes of zone or fewer, allocated right after the context and the log
+ * context, both at zone start and when a dirty zone is emptied.
+ */
+
+static ngx_int_t
+ngx_stream_herd_index_init(ngx_slab_pool_t *sp, ngx_stream_herd_shctx_t *sh)
+{
+    size_t  slots, want;
+
+    want = (size_t) (sp->end - (u_char *) sp) / NGX_STREAM_HERD_INDEX_RATIO;
+
+    for (slots = 256; slots * 2 <= want; slots *= 2) { /* void */ }
+
+    sh->index = ngx_slab_alloc_locked(sp, slots * sizeof(uint32_t));
+    if (sh->index == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(sh->index, slots * sizeof(uint32_t));
+    sh->index_mask = (uint32_t) (slots - 1);
+
     return NGX_OK;
+}
+
+
+static void
+ngx_stream_herd_index_insert(ngx_stream_herd_zone_t *zone,
+    ngx_stream_herd_node_t *hn, uint32_t hash)
+{
+    uint32_t  *slot;
+
+    slot = &zone->sh->index[hash & zone->sh->index_mask];
+
+    hn->next = *slot;
+    *slot = ngx_stream_herd_index_off(zone->shpool, hn);
+}
+
+
+static void
+ngx_stream_herd_index_delete(ngx_stream_herd_zone_t *zone,
+    ngx_stream_herd_node_t *hn, uint32_t hash)
+{
+    uint32_t                *link, off;
+    ngx_stream_herd_node_t  *cur;
+
+    off = ngx_stream_herd_index_off(zone->shpool, hn);
+    link = &zone->sh->index[hash & zone->sh->index_mask];
+
+    while (*link) {
+        if (*link == off) {
+            *link = hn->next;
+            return;
+        }
+
+        cur = ngx_stream_herd_index_node(zone->shpool, *link);
+        link = &cur->next;
+    }
 }
 
 
@@ -200,37 +284,23 @@ static ngx_stream_herd_node_t *
 ngx_stream_herd_zone_lookup(ngx_stream_herd_zone_t *zone, ngx_str_t *client,
     uint32_t hash)
 {
-    ngx_int_t                rc;
-    ngx_rbtree_node_t       *node, *sentinel;
+    uint32_t                 off;
     ngx_stream_herd_node_t  *hn;
 
-    node = zone->sh->rbtree.root;
-    sentinel = zone->sh->rbtree.sentinel;
+    off = zone->sh->index[hash & zone->sh->index_mask];
 
-    while (node != sentinel) {
+    while (off) {
+        hn = ngx_stream_herd_index_node(zone->shpool, off);
 
-        if (hash < node->key) {
-            node = node->left;
-            continue;
-        }
-
-        if (hash > node->key) {
-            node = node->right;
-            continue;
-        }
-
-        /* hash == node->key */
-
-        hn = ngx_stream_herd_node(node);
-
-        rc = ngx_memn2cmp(client->data, hn->data + hn->key_off,
-                          client->len, hn->key_len);
-
-        if (rc == 0) {
+        if (ngx_stream_herd_rbnode(hn)->key == hash
+            && hn->key_len == client->len
+            && ngx_memcmp(hn->data + hn->key_off, client->data, client->len)
+               == 0)
+        {
             return hn;
         }
 
-        node = (rc < 0) ? node->left : node->right;
+        off = hn->next;
     }
 
     return NULL;
@@ -249,6 +319,7 @@ ngx_stream_herd_zone_delete(ngx_stream_herd_zone_t *zone,
         ^= ngx_stream_herd_record_hash(hn);
 
     ngx_queue_remove(&hn->queue);
+    ngx_stream_herd_index_delete(zone, hn, (uint32_t) node->key);
     ngx_rbtree_delete(&zone->sh->rbtree, node);
     ngx_slab_free_locked(zone->shpool, node);
 
@@ -324,7 +395,7 @@ ngx_stream_herd_zone_update(ngx_stream_herd_zone_t *zone, ngx_str_t *line,
     ngx_rbtree_node_t       *node;
     ngx_stream_herd_node_t  *hn, *old;
 
-    hash = ngx_crc32_short(client->data, client->len);
+    hash = ngx_crc32_long(client->data, client->len);
 
     size = offsetof(ngx_rbtree_node_t, color)
            + offsetof(ngx_stream_herd_node_t, data)
@@ -360,6 +431,39 @@ ngx_stream_herd_zone_update(ngx_stream_herd_zone_t *zone, ngx_str_t *line,
 
     zone->sh->dirty = 1;
 
+    if (old != NULL
+        && size <= ngx_stream_herd_zone_room(offsetof(ngx_rbtree_node_t, color)
+                                             + offsetof(ngx_stream_herd_node_t,
+                                                        data)
+                                             + old->len))
+    {
+        /*
+         * The new record fits where the old one is: same client, so same
+         * key and same place in the tree and the index.
+         */
+
+        zone->sh->digest[ngx_stream_herd_bucket(hash)]
+            ^= ngx_stream_herd_record_hash(old);
+
+        old->key_off = (uint32_t) (client->data - line->data);
+        old->key_len = (uint32_t) client->len;
+        old->len = (uint32_t) line->len;
+        old->time = *time;
+        ngx_memcpy(old->data, line->data, line->len);
+
+        zone->sh->digest[ngx_stream_herd_bucket(hash)]
+            ^= ngx_stream_herd_record_hash(old);
+
+        ngx_queue_remove(&old->queue);
+        ngx_queue_insert_head(&zone->sh->queue, &old->queue);
+
+        zone->sh->dirty = 0;
+
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        return NGX_OK;
+    }
+
     /* the old record is out of the eviction's reach */
     hn = ngx_stream_herd_zone_alloc(zone, size, &evicted, old);
 
@@ -384,6 +488,7 @@ ngx_stream_herd_zone_update(ngx_stream_herd_zone_t *zone, ngx_str_t *line,
         ngx_memcpy(hn->data, line->data, line->len);
 
         ngx_rbtree_insert(&zone->sh->rbtree, node);
+        ngx_stream_herd_index_insert(zone, hn, hash);
         ngx_queue_insert_head(&zone->sh->queue, &hn->queue);
         zone->sh->records++;
 
@@ -431,7 +536,7 @@ ngx_stream_herd_zone_get(ngx_stream_herd_zone_t *zone, ngx_str_t *client,
     ngx_int_t                rc;
     ngx_stream_herd_node_t  *hn;
 
-    hash = ngx_crc32_short(client->data, client->len);
+    hash = ngx_crc32_long(client->data, client->len);
 
     ngx_stream_herd_zone_lock(zone);
 
@@ -453,6 +558,28 @@ ngx_stream_herd_zone_get(ngx_stream_herd_zone_t *zone, ngx_str_t *client,
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
     return rc;
+}
+
+
+/*
+ * The bytes the slab allocator hands out for a request of size bytes: the
+ * next power of two (at least 8) up to half a page; larger requests are
+ * not rounded here, so a record is only rewritten in place in a chunk of
+ * a size class.
+ */
+
+static size_t
+ngx_stream_herd_zone_room(size_t size)
+{
+    size_t  room;
+
+    if (size > ngx_pagesize / 2) {
+        return size;
+    }
+
+    for (room = 8; room < size; room <<= 1) { /* void */ }
+
+    return room;
 }
 
 

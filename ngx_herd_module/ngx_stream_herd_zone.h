@@ -39,8 +39,24 @@ typedef struct {
     uint32_t                  len;         /* AT line length */
     ngx_queue_t               queue;
     ngx_stream_herd_time_t    time;        /* client time */
+    uint32_t                  next;        /* in the index chain */
     u_char                    data[1];     /* the AT line */
 } ngx_stream_herd_node_t;
+
+
+/*
+ * The index finds a client's record in one or two memory accesses where
+ * the tree would take one per level; the tree keeps the records in key
+ * order for catch-up.  Index entries are offsets from the zone start in
+ * NGX_STREAM_HERD_INDEX_UNIT bytes (0: none), which bounds the zone size.
+ */
+
+#define NGX_STREAM_HERD_INDEX_UNIT   8
+#define NGX_STREAM_HERD_ZONE_MAX                                              \
+    ((uint64_t) NGX_STREAM_HERD_INDEX_UNIT << 32)
+
+/* one index slot per this many bytes of zone */
+#define NGX_STREAM_HERD_INDEX_RATIO  512
 
 
 typedef struct {
@@ -51,6 +67,8 @@ typedef struct {
     ngx_uint_t                evicted;
     ngx_uint_t                dirty;
     uint64_t                  digest[NGX_STREAM_HERD_DIGESTS];
+    uint32_t                 *index;
+    uint32_t                  index_mask;
 } ngx_stream_herd_shctx_t;
 
 

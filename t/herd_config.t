@@ -62,7 +62,7 @@ stream {
 
 EOF
 
-$t->run()->plan(27);
+$t->run()->plan(28);
 
 ###############################################################################
 
@@ -223,6 +223,12 @@ like(bad($t, 'zone-small.conf', <<'EOF'), failed(qr/zone "zone=goloman:4k" is to
     server { listen 127.0.0.1:8120; herd Goloman zone=goloman; }
 EOF
 	'a herd_zone smaller than 32k is rejected');
+
+like(bad($t, 'zone-large.conf', <<'EOF'), failed(qr/zone "zone=goloman:40960m" is too large: at most 32768m in \Q$dir\E\/zone-large\.conf:\d+/),
+    herd_zone zone=goloman:40960m;
+    server { listen 127.0.0.1:8120; herd Goloman zone=goloman; }
+EOF
+	'a herd_zone larger than 32768m is rejected');
 
 like(bad($t, 'zone-bad-size.conf', <<'EOF'), failed(qr/invalid zone size "zone=goloman:lots" in \Q$dir\E\/zone-bad-size\.conf:\d+/),
     herd_zone zone=goloman:lots;
