@@ -46,7 +46,20 @@ typedef struct {
     ngx_log_t                    *log;
     ngx_queue_t                   transfers;
     ngx_queue_t                   sockets;
+
+    ngx_uint_t                    budget;      /* used in this iteration */
+    ngx_event_t                   reset;       /* posted: resets it */
 } ngx_stream_herd_curl_worker_t;
+
+
+/*
+ * Socket events handled per event-loop iteration; the rest wait for the
+ * next one.  A wave of Places answers (each parsed, shaped and relayed to
+ * its clients) then never holds back the clients' other commands for
+ * more than a few of them.
+ */
+
+#define NGX_STREAM_HERD_CURL_BUDGET  8
 
 
 static int ngx_stream_herd_curl_socket(CURL *easy, curl_socket_t s, int what,
@@ -61,6 +74,7 @@ static size_t ngx_stream_herd_curl_write(char *ptr, size_t size,
     size_t nmemb, void *userdata);
 static void ngx_stream_herd_curl_event_handler(ngx_event_t *ev);
 static void ngx_stream_herd_curl_timer_handler(ngx_event_t *ev);
+static void ngx_stream_herd_curl_reset_handler(ngx_event_t *ev);
 static void ngx_stream_herd_curl_collect(ngx_stream_herd_curl_worker_t *w);
 static void ngx_stream_herd_curl_fail_all(ngx_stream_herd_curl_worker_t *w,
     CURLMcode rc);
@@ -155,6 +169,12 @@ ngx_stream_herd_curl_init_process(ngx_cycle_t *cycle)
     w->timer.log = cycle->log;
     w->timer.cancelable = 1;
 
+    ngx_memzero(&w->reset, sizeof(ngx_event_t));
+    w->reset.handler = ngx_stream_herd_curl_reset_handler;
+    w->reset.data = w;
+    w->reset.log = cycle->log;
+    w->budget = 0;
+
     ngx_queue_init(&w->transfers);
     ngx_queue_init(&w->sockets);
 
@@ -200,6 +220,10 @@ ngx_stream_herd_curl_exit_process(ngx_cycle_t *cycle)
 
         ngx_queue_remove(&sock->queue);
         ngx_free(sock);
+    }
+
+    if (w->reset.posted) {
+        ngx_delete_posted_event(&w->reset);
     }
 
     if (w->timer.timer_set) {
@@ -674,6 +698,15 @@ ngx_stream_herd_curl_event_handler(ngx_event_t *ev)
         return;
     }
 
+    if (w->budget == NGX_STREAM_HERD_CURL_BUDGET) {
+        ngx_post_event(ev, &ngx_posted_next_events);
+        return;
+    }
+
+    if (w->budget++ == 0) {
+        ngx_post_event(&w->reset, &ngx_posted_events);
+    }
+
     fd = (curl_socket_t) c->fd;
     mask = ev->write ? CURL_CSELECT_OUT : CURL_CSELECT_IN;
 
@@ -691,6 +724,18 @@ ngx_stream_herd_curl_event_handler(ngx_event_t *ev)
     }
 
     ngx_stream_herd_curl_collect(w);
+}
+
+
+/* the end of an event-loop iteration that handled curl sockets */
+
+static void
+ngx_stream_herd_curl_reset_handler(ngx_event_t *ev)
+{
+    ngx_stream_herd_curl_worker_t  *w;
+
+    w = ev->data;
+    w->budget = 0;
 }
 
 

@@ -46,6 +46,7 @@ struct ngx_stream_herd_places_waiter_s {
 
 /* one upstream call in flight; heap, the location follows it */
 struct ngx_stream_herd_places_req_s {
+    ngx_rbtree_node_t                   node;      /* key: the question */
     ngx_queue_t                         queue;
     ngx_queue_t                         waiters;
     ngx_uint_t                          nwaiters;
@@ -69,6 +70,8 @@ struct ngx_stream_herd_places_req_s {
 
 typedef struct {
     ngx_queue_t                         requests;
+    ngx_rbtree_t                        tree;      /* the same, by question */
+    ngx_rbtree_node_t                   sentinel;
     ngx_uint_t                          in_flight;
     ngx_uint_t                          calls;      /* upstream calls made */
     ngx_uint_t                          avoided;    /* WHATSATs that joined */
@@ -76,6 +79,16 @@ typedef struct {
 } ngx_stream_herd_places_worker_t;
 
 
+static ngx_rbtree_key_t ngx_stream_herd_places_key(ngx_str_t *location,
+    ngx_uint_t radius_m, ngx_uint_t bound);
+static ngx_int_t ngx_stream_herd_places_cmp(ngx_stream_herd_places_req_t *r,
+    ngx_stream_herd_places_conf_t *pcf, ngx_str_t *location,
+    ngx_uint_t radius_m, ngx_uint_t bound);
+static ngx_stream_herd_places_req_t *ngx_stream_herd_places_find(
+    ngx_stream_herd_places_worker_t *w, ngx_stream_herd_places_conf_t *pcf,
+    ngx_str_t *location, ngx_uint_t radius_m, ngx_uint_t bound);
+static void ngx_stream_herd_places_insert_value(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static ngx_stream_herd_places_req_t *ngx_stream_herd_places_start(
     ngx_stream_herd_places_conf_t *pcf, ngx_str_t *location,
     ngx_uint_t radius_m, ngx_uint_t bound, ngx_log_t *log);
@@ -134,6 +147,123 @@ static ngx_str_t  ngx_stream_herd_places_busy[] = {
 static ngx_stream_herd_places_worker_t  ngx_stream_herd_places_worker;
 
 
+/*
+ * Calls in flight are kept in a tree by question, so that a WHATSAT finds
+ * the call it can share in log(calls) steps however many are in flight.
+ */
+
+static ngx_rbtree_key_t
+ngx_stream_herd_places_key(ngx_str_t *location, ngx_uint_t radius_m,
+    ngx_uint_t bound)
+{
+    uint32_t  crc;
+
+    ngx_crc32_init(crc);
+    ngx_crc32_update(&crc, location->data, location->len);
+    ngx_crc32_update(&crc, (u_char *) &radius_m, sizeof(ngx_uint_t));
+    ngx_crc32_update(&crc, (u_char *) &bound, sizeof(ngx_uint_t));
+    ngx_crc32_final(crc);
+
+    return crc;
+}
+
+
+static ngx_int_t
+ngx_stream_herd_places_cmp(ngx_stream_herd_places_req_t *r,
+    ngx_stream_herd_places_conf_t *pcf, ngx_str_t *location,
+    ngx_uint_t radius_m, ngx_uint_t bound)
+{
+    if (r->pcf != pcf) {
+        return (uintptr_t) pcf < (uintptr_t) r->pcf ? -1 : 1;
+    }
+
+    if (r->radius_m != radius_m) {
+        return radius_m < r->radius_m ? -1 : 1;
+    }
+
+    if (r->bound != bound) {
+        return bound < r->bound ? -1 : 1;
+    }
+
+    return ngx_memn2cmp(location->data, r->location.data, location->len,
+                        r->location.len);
+}
+
+
+static ngx_stream_herd_places_req_t *
+ngx_stream_herd_places_find(ngx_stream_herd_places_worker_t *w,
+    ngx_stream_herd_places_conf_t *pcf, ngx_str_t *location,
+    ngx_uint_t radius_m, ngx_uint_t bound)
+{
+    ngx_int_t                      rc;
+    ngx_rbtree_key_t               key;
+    ngx_rbtree_node_t             *node, *sentinel;
+    ngx_stream_herd_places_req_t  *r;
+
+    key = ngx_stream_herd_places_key(location, radius_m, bound);
+
+    node = w->tree.root;
+    sentinel = w->tree.sentinel;
+
+    while (node != sentinel) {
+
+        if (key != node->key) {
+            node = (key < node->key) ? node->left : node->right;
+            continue;
+        }
+
+        r = (ngx_stream_herd_places_req_t *) node;
+
+        rc = ngx_stream_herd_places_cmp(r, pcf, location, radius_m, bound);
+
+        if (rc == 0) {
+            return r;
+        }
+
+        node = (rc < 0) ? node->left : node->right;
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_stream_herd_places_insert_value(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t             **p;
+    ngx_stream_herd_places_req_t   *r;
+
+    r = (ngx_stream_herd_places_req_t *) node;
+
+    for ( ;; ) {
+
+        if (node->key != temp->key) {
+            p = (node->key < temp->key) ? &temp->left : &temp->right;
+
+        } else {
+            p = (ngx_stream_herd_places_cmp((ngx_stream_herd_places_req_t *)
+                                            temp, r->pcf, &r->location,
+                                            r->radius_m, r->bound)
+                 < 0)
+                ? &temp->left : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
 ngx_stream_herd_places_waiter_t *
 ngx_stream_herd_places_query(ngx_stream_herd_places_conf_t *pcf,
     ngx_str_t *location, ngx_uint_t radius_m, ngx_uint_t bound,
@@ -141,7 +271,6 @@ ngx_stream_herd_places_query(ngx_stream_herd_places_conf_t *pcf,
     ngx_str_t *error)
 {
     ngx_uint_t                        compact;
-    ngx_queue_t                      *q;
     ngx_stream_herd_places_req_t     *r;
     ngx_stream_herd_places_waiter_t  *wt;
     ngx_stream_herd_places_worker_t  *w;
@@ -167,33 +296,22 @@ ngx_stream_herd_places_query(ngx_stream_herd_places_conf_t *pcf,
 
     /* the same question in flight: wait for its answer */
 
-    for (q = ngx_queue_head(&w->requests);
-         q != ngx_queue_sentinel(&w->requests);
-         q = ngx_queue_next(q))
-    {
-        r = ngx_queue_data(q, ngx_stream_herd_places_req_t, queue);
+    r = ngx_stream_herd_places_find(w, pcf, location, radius_m, bound);
 
-        if (r->pcf == pcf
-            && r->radius_m == radius_m
-            && r->bound == bound
-            && r->location.len == location->len
-            && ngx_memcmp(r->location.data, location->data, location->len)
-               == 0)
-        {
-            wt->req = r;
-            ngx_queue_insert_tail(&r->waiters, &wt->queue);
-            r->nwaiters++;
+    if (r != NULL) {
+        wt->req = r;
+        ngx_queue_insert_tail(&r->waiters, &wt->queue);
+        r->nwaiters++;
 
-            w->avoided++;
+        w->avoided++;
 
-            ngx_log_error(NGX_LOG_INFO, log, 0,
-                          "herd places: joined the upstream call in flight "
-                          "for %V, radius %ui m, bound %ui (%ui waiting); "
-                          "upstream calls avoided by this worker: %ui",
-                          location, radius_m, bound, r->nwaiters,
-                          w->avoided);
-            return wt;
-        }
+        ngx_log_error(NGX_LOG_INFO, log, 0,
+                      "herd places: joined the upstream call in flight "
+                      "for %V, radius %ui m, bound %ui (%ui waiting); "
+                      "upstream calls avoided by this worker: %ui",
+                      location, radius_m, bound, r->nwaiters,
+                      w->avoided);
+        return wt;
     }
 
     if (w->in_flight >= pcf->concurrency) {
@@ -256,6 +374,7 @@ ngx_stream_herd_places_cancel(ngx_stream_herd_places_waiter_t *wt)
                   &r->location, r->radius_m, r->bound);
 
     ngx_queue_remove(&r->queue);
+    ngx_rbtree_delete(&w->tree, &r->node);
     w->in_flight--;
 
     ngx_stream_herd_places_free(r);
@@ -321,7 +440,10 @@ ngx_stream_herd_places_start(ngx_stream_herd_places_conf_t *pcf,
 
     r->curl = hc;
 
+    r->node.key = ngx_stream_herd_places_key(location, radius_m, bound);
+
     ngx_queue_insert_tail(&w->requests, &r->queue);
+    ngx_rbtree_insert(&w->tree, &r->node);
     w->in_flight++;
     w->calls++;
 
@@ -512,6 +634,7 @@ ngx_stream_herd_places_done(ngx_stream_herd_curl_t *hc)
     /* no longer in flight: the same question now starts a new call */
 
     ngx_queue_remove(&r->queue);
+    ngx_rbtree_delete(&w->tree, &r->node);
     w->in_flight--;
 
     r->curl = NULL;     /* freed by the caller when this returns */
@@ -806,6 +929,8 @@ ngx_stream_herd_places_init_process(ngx_cycle_t *cycle)
     }
 
     ngx_queue_init(&w->requests);
+    ngx_rbtree_init(&w->tree, &w->sentinel,
+                    ngx_stream_herd_places_insert_value);
     w->in_flight = 0;
     w->calls = 0;
     w->avoided = 0;
