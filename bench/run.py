@@ -884,7 +884,7 @@ def sec_memory():
         name = 'mem%d' % size_m
         body = herd_body('Mem', MEM_PORT, [], {}, zone='%dm' % size_m)
         start_nginx(name, nginx_conf(name, body, 1), SUT_CPU, MEM_PORT)
-        n = int(size_m * 1048576 / 256 * 1.25)
+        n = int(size_m * 1048576 / 128)     # enough down to 128 B/client
         loadgen('memory', ['-p', MEM_PORT, '-c', 1, '-d', 64, '-K', 10000000,
                            '-n', n, '-t', 60, '-i', 'memz', '-l', name],
                 LG_CPU)

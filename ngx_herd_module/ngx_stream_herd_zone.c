@@ -47,6 +47,10 @@ static void ngx_stream_herd_index_insert(ngx_stream_herd_zone_t *zone,
 static void ngx_stream_herd_index_delete(ngx_stream_herd_zone_t *zone,
     ngx_stream_herd_node_t *hn, uint32_t hash);
 static size_t ngx_stream_herd_zone_room(size_t size);
+static ngx_rbtree_node_t *ngx_stream_herd_cell_alloc(
+    ngx_stream_herd_zone_t *zone);
+static void ngx_stream_herd_cell_free(ngx_stream_herd_zone_t *zone,
+    u_char *cell);
 
 
 /*
@@ -109,6 +113,7 @@ ngx_stream_herd_zone_lock(ngx_stream_herd_zone_t *zone)
                     ngx_stream_herd_rbtree_insert_value);
     ngx_queue_init(&sh->queue);
     sh->records = 0;
+    ngx_queue_init(&sh->cells);
     sh->dirty = 0;
     ngx_memzero(sh->digest, sizeof(sh->digest));
 
@@ -156,6 +161,7 @@ ngx_stream_herd_zone_init(ngx_shm_zone_t *shm_zone, void *data)
     ngx_queue_init(&zone->sh->queue);
     zone->sh->records = 0;
     zone->sh->evicted = 0;
+    ngx_queue_init(&zone->sh->cells);
     zone->sh->dirty = 0;
     ngx_memzero(zone->sh->digest, sizeof(zone->sh->digest));
 
@@ -321,9 +327,87 @@ ngx_stream_herd_zone_delete(ngx_stream_herd_zone_t *zone,
     ngx_queue_remove(&hn->queue);
     ngx_stream_herd_index_delete(zone, hn, (uint32_t) node->key);
     ngx_rbtree_delete(&zone->sh->rbtree, node);
-    ngx_slab_free_locked(zone->shpool, node);
+
+    if (hn->cell) {
+        ngx_stream_herd_cell_free(zone, (u_char *) node);
+
+    } else {
+        ngx_slab_free_locked(zone->shpool, node);
+    }
 
     zone->sh->records--;
+}
+
+
+#define ngx_stream_herd_cells_per_page                                        \
+    ((ngx_pagesize - sizeof(ngx_uint_t)) / NGX_STREAM_HERD_CELL)
+
+/* the count of cells in use, at the end of the cells of a page */
+#define ngx_stream_herd_cell_used(page)                                       \
+    ((ngx_uint_t *) ((page)                                                   \
+                     + ngx_stream_herd_cells_per_page * NGX_STREAM_HERD_CELL))
+
+#define ngx_stream_herd_cell_page(cell)                                       \
+    ((u_char *) ((uintptr_t) (cell) & ~((uintptr_t) ngx_pagesize - 1)))
+
+
+/* a free cell, or a new slab page cut into cells */
+
+static ngx_rbtree_node_t *
+ngx_stream_herd_cell_alloc(ngx_stream_herd_zone_t *zone)
+{
+    u_char       *page;
+    ngx_uint_t    i;
+    ngx_queue_t  *q;
+
+    if (ngx_queue_empty(&zone->sh->cells)) {
+
+        /* page aligned: a request over half a page takes whole pages */
+
+        page = ngx_slab_alloc_locked(zone->shpool, ngx_pagesize);
+        if (page == NULL) {
+            return NULL;
+        }
+
+        for (i = 0; i < ngx_stream_herd_cells_per_page; i++) {
+            ngx_queue_insert_tail(&zone->sh->cells,
+                                  (ngx_queue_t *)
+                                  (page + i * NGX_STREAM_HERD_CELL));
+        }
+
+        *ngx_stream_herd_cell_used(page) = 0;
+    }
+
+    q = ngx_queue_head(&zone->sh->cells);
+    ngx_queue_remove(q);
+
+    (*ngx_stream_herd_cell_used(ngx_stream_herd_cell_page(q)))++;
+
+    return (ngx_rbtree_node_t *) q;
+}
+
+
+static void
+ngx_stream_herd_cell_free(ngx_stream_herd_zone_t *zone, u_char *cell)
+{
+    u_char      *page;
+    ngx_uint_t   i;
+
+    page = ngx_stream_herd_cell_page(cell);
+
+    ngx_queue_insert_head(&zone->sh->cells, (ngx_queue_t *) cell);
+
+    if (--(*ngx_stream_herd_cell_used(page)) != 0) {
+        return;
+    }
+
+    /* the last record of the page went: the page goes back to the slab */
+
+    for (i = 0; i < ngx_stream_herd_cells_per_page; i++) {
+        ngx_queue_remove((ngx_queue_t *) (page + i * NGX_STREAM_HERD_CELL));
+    }
+
+    ngx_slab_free_locked(zone->shpool, page);
 }
 
 
@@ -342,10 +426,18 @@ ngx_stream_herd_zone_alloc(ngx_stream_herd_zone_t *zone, size_t size,
     ngx_stream_herd_node_t  *hn;
 
     for ( ;; ) {
-        node = ngx_slab_alloc_locked(zone->shpool, size);
+
+        if (size <= NGX_STREAM_HERD_CELL) {
+            node = ngx_stream_herd_cell_alloc(zone);
+
+        } else {
+            node = ngx_slab_alloc_locked(zone->shpool, size);
+        }
 
         if (node != NULL) {
-            return ngx_stream_herd_node(node);
+            hn = ngx_stream_herd_node(node);
+            hn->cell = (size <= NGX_STREAM_HERD_CELL);
+            return hn;
         }
 
         if (ngx_queue_empty(&zone->sh->queue)
@@ -432,10 +524,11 @@ ngx_stream_herd_zone_update(ngx_stream_herd_zone_t *zone, ngx_str_t *line,
     zone->sh->dirty = 1;
 
     if (old != NULL
-        && size <= ngx_stream_herd_zone_room(offsetof(ngx_rbtree_node_t, color)
-                                             + offsetof(ngx_stream_herd_node_t,
-                                                        data)
-                                             + old->len))
+        && size <= (old->cell ? NGX_STREAM_HERD_CELL
+                    : ngx_stream_herd_zone_room(
+                          offsetof(ngx_rbtree_node_t, color)
+                          + offsetof(ngx_stream_herd_node_t, data)
+                          + old->len)))
     {
         /*
          * The new record fits where the old one is: same client, so same

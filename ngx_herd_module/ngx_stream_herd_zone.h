@@ -33,7 +33,8 @@
 
 typedef struct {
     u_char                    color;
-    u_char                    pad[3];
+    u_char                    cell;        /* in a cell, not a slab chunk */
+    u_char                    pad[2];
     uint32_t                  key_off;     /* client id inside data */
     uint32_t                  key_len;
     uint32_t                  len;         /* AT line length */
@@ -59,6 +60,18 @@ typedef struct {
 #define NGX_STREAM_HERD_INDEX_RATIO  512
 
 
+/*
+ * A record of at most NGX_STREAM_HERD_CELL bytes (an AT line of up to 108
+ * bytes: client ids of up to about 40 characters) lives in a cell cut
+ * from a slab page, 21 to a 4k page, instead of the slab's 256-byte chunk.
+ * The end of a cell page counts its cells in use; a page whose last record
+ * goes is returned to the slab, so larger records still find room when
+ * the oldest records are evicted.
+ */
+
+#define NGX_STREAM_HERD_CELL         192
+
+
 typedef struct {
     ngx_rbtree_t              rbtree;
     ngx_rbtree_node_t         sentinel;
@@ -69,6 +82,7 @@ typedef struct {
     uint64_t                  digest[NGX_STREAM_HERD_DIGESTS];
     uint32_t                 *index;
     uint32_t                  index_mask;
+    ngx_queue_t               cells;       /* free cells */
 } ngx_stream_herd_shctx_t;
 
 
