@@ -57,6 +57,7 @@ void ngx_stream_herd_log_text(ngx_log_t *log, ngx_str_t *name, char *what,
 
 ngx_int_t ngx_stream_herd_peer_init_process(ngx_cycle_t *cycle);
 void ngx_stream_herd_peer_exit_process(ngx_cycle_t *cycle);
+void ngx_stream_herd_peer_sessions_done(void);
 void ngx_stream_herd_peer_flood(ngx_stream_herd_srv_conf_t *hscf,
     ngx_str_t *line, ngx_stream_herd_peer_t *except);
 ngx_stream_herd_peer_t *ngx_stream_herd_peer_find(
@@ -67,6 +68,9 @@ ngx_int_t ngx_stream_herd_test_connect(ngx_connection_t *c);
 
 
 extern ngx_module_t  ngx_stream_herd_module;
+
+/* herd sessions (clients and neighbours) open in this worker */
+extern ngx_uint_t    ngx_stream_herd_sessions;
 
 
 #endif /* _NGX_STREAM_HERD_MODULE_H_INCLUDED_ */

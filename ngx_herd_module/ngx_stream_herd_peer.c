@@ -92,6 +92,7 @@ static ngx_int_t ngx_stream_herd_link_digest(ngx_stream_herd_link_t *link,
     u_char *p, size_t len);
 static void ngx_stream_herd_link_pump(ngx_stream_herd_link_t *link);
 static ngx_int_t ngx_stream_herd_link_flush(ngx_stream_herd_link_t *link);
+static void ngx_stream_herd_link_exit(ngx_stream_herd_link_t *link);
 static void ngx_stream_herd_link_close(ngx_stream_herd_link_t *link,
     ngx_uint_t retry);
 static u_char *ngx_stream_herd_link_log_error(ngx_log_t *log, u_char *buf,
@@ -201,6 +202,68 @@ ngx_stream_herd_link_init(ngx_cycle_t *cycle, ngx_stream_herd_srv_conf_t *hscf,
     ngx_stream_herd_link_connect(link);
 
     return NGX_OK;
+}
+
+
+/*
+ * A quitting worker keeps its links while sessions are open: a client
+ * finishing its last line, or a neighbour's last updates, may still store
+ * an update that the neighbours must get.
+ */
+
+static void
+ngx_stream_herd_link_exit(ngx_stream_herd_link_t *link)
+{
+    link->pc.connection->close = 0;
+
+    if (link->out.pos < link->out.last) {
+        /* updates queued: sent first, the link goes when it is idle */
+
+        if (ngx_stream_herd_link_flush(link) != NGX_OK) {
+            ngx_stream_herd_link_close(link, 0);
+        }
+
+        return;
+    }
+
+    if (ngx_stream_herd_sessions == 0) {
+        ngx_stream_herd_link_close(link, 0);
+    }
+}
+
+
+/* the last session of a quitting worker is gone: idle links go now */
+
+void
+ngx_stream_herd_peer_sessions_done(void)
+{
+    ngx_uint_t                    i, j;
+    ngx_stream_herd_link_t      **links, *link;
+    ngx_stream_herd_srv_conf_t  **servers, *hscf;
+    ngx_stream_herd_main_conf_t  *hmcf;
+
+    hmcf = ngx_stream_cycle_get_module_main_conf(ngx_cycle,
+                                                 ngx_stream_herd_module);
+    if (hmcf == NULL) {
+        return;
+    }
+
+    servers = hmcf->servers.elts;
+
+    for (i = 0; i < hmcf->servers.nelts; i++) {
+        hscf = servers[i];
+        links = hscf->links.elts;
+
+        for (j = 0; j < hscf->links.nelts; j++) {
+            link = links[j];
+
+            if (link->pc.connection == NULL) {
+                continue;
+            }
+
+            ngx_stream_herd_link_exit(link);
+        }
+    }
 }
 
 
@@ -448,7 +511,7 @@ ngx_stream_herd_link_write_handler(ngx_event_t *wev)
     link = c->data;
 
     if (c->close) {
-        ngx_stream_herd_link_close(link, 0);
+        ngx_stream_herd_link_exit(link);
         return;
     }
 
@@ -493,7 +556,7 @@ ngx_stream_herd_link_read_handler(ngx_event_t *rev)
     b = &link->in;
 
     if (c->close) {
-        ngx_stream_herd_link_close(link, 0);
+        ngx_stream_herd_link_exit(link);
         return;
     }
 

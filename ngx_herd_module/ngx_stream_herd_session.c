@@ -30,6 +30,9 @@
 /* how long a quitting worker waits for a client's unfinished line */
 #define NGX_STREAM_HERD_EXIT_GRACE   5000
 
+/* ... and for the first command of a connection that sent nothing yet */
+#define NGX_STREAM_HERD_FRESH_GRACE  1000
+
 
 typedef struct {
     ngx_stream_session_t        *session;
@@ -51,7 +54,12 @@ typedef struct {
     unsigned                     eof:1;
     unsigned                     discard:1;
     unsigned                     active:1;
+    unsigned                     fresh:1;  /* nothing received yet */
+    unsigned                     grace:1;  /* fresh when the worker quit */
 } ngx_stream_herd_ctx_t;
+
+
+ngx_uint_t  ngx_stream_herd_sessions;
 
 
 static void ngx_stream_herd_read_handler(ngx_event_t *rev);
@@ -132,6 +140,9 @@ ngx_stream_herd_handler(ngx_stream_session_t *s)
     cln->handler = ngx_stream_herd_cleanup;
     cln->data = ctx;
 
+    ctx->fresh = 1;
+    ngx_stream_herd_sessions++;
+
     ngx_stream_set_ctx(s, ctx, ngx_stream_herd_module);
 
     ngx_log_error(NGX_LOG_INFO, c->log, 0, "herd %V: session opened",
@@ -156,6 +167,20 @@ ngx_stream_herd_read_handler(ngx_event_t *rev)
     ctx = ngx_stream_get_module_ctx(s, ngx_stream_herd_module);
 
     if (c->close) {
+
+        if (ctx->fresh && !ctx->grace) {
+            /*
+             * A new connection with nothing received yet: its first
+             * command may already be on its way, and is answered.
+             */
+
+            c->close = 0;
+            ctx->grace = 1;
+            ngx_add_timer(rev, ngx_min(ctx->timeout,
+                                       NGX_STREAM_HERD_FRESH_GRACE));
+            return;
+        }
+
         ngx_stream_herd_close(ctx, NGX_STREAM_OK, "worker is shutting down");
         return;
     }
@@ -203,7 +228,7 @@ ngx_stream_herd_run(ngx_stream_herd_ctx_t *ctx)
     size_t                 budget;
     ssize_t                n;
     ngx_buf_t             *b;
-    ngx_msec_t             timeout;
+    ngx_msec_t             timeout, grace;
     ngx_connection_t      *c;
     ngx_stream_session_t  *s;
 
@@ -319,6 +344,7 @@ ngx_stream_herd_run(ngx_stream_herd_ctx_t *ctx)
         }
 
         ctx->active = 1;
+        ctx->fresh = 0;
         budget -= ngx_min(budget, (size_t) n);
 
         if (ctx->discard) {
@@ -353,7 +379,7 @@ ngx_stream_herd_run(ngx_stream_herd_ctx_t *ctx)
     c->idle = (ctx->out.pos == ctx->out.last && b->pos == b->last
                && ctx->waiter == NULL);
 
-    if (c->idle && ngx_exiting) {
+    if (c->idle && ngx_exiting && !ctx->fresh) {
         /* it was busy when the worker started to quit; now it is not */
         ngx_stream_herd_close(ctx, NGX_STREAM_OK, "worker is shutting down");
         return;
@@ -382,8 +408,10 @@ ngx_stream_herd_run(ngx_stream_herd_ctx_t *ctx)
                                    + 1000);
 
     } else if (ngx_exiting && ctx->out.pos == ctx->out.last) {
-        /* busy with an unfinished line when the worker began to quit */
-        timeout = ngx_min(timeout, NGX_STREAM_HERD_EXIT_GRACE);
+        /* an unfinished line, or none yet, when the worker began to quit */
+        grace = ctx->fresh ? NGX_STREAM_HERD_FRESH_GRACE
+                           : NGX_STREAM_HERD_EXIT_GRACE;
+        timeout = ngx_min(timeout, grace);
     }
 
     if (ctx->active || !c->read->timer_set || ngx_exiting) {
@@ -548,6 +576,10 @@ ngx_stream_herd_cleanup(void *data)
     if (ctx->out.start) {
         ngx_free(ctx->out.start);
         ctx->out.start = NULL;
+    }
+
+    if (--ngx_stream_herd_sessions == 0 && ngx_exiting) {
+        ngx_stream_herd_peer_sessions_done();
     }
 }
 

@@ -34,7 +34,7 @@ my %edge = map { ("$_->[0] $_->[1]" => 1) } @edges;
 $t->{$_}->run() for @names;
 
 # every object adds its own 2 ("no alerts", "no sanitizer errors")
-$t->{Goloman}->plan(49 + 2 * (@names - 1));
+$t->{Goloman}->plan(54 + 2 * (@names - 1));
 
 ###############################################################################
 
@@ -348,6 +348,44 @@ is_deeply({ map { $_ => ($digest{$_} // '') =~ s/^DIGEST 1 \S+ //r } @names },
 	is_deeply({ map { $_ => herd_lookup_many($t->{$_}, \@all) } @names },
 		{ map { $_ => $g } @names },
 		'all five servers hold the same ' . scalar(@all) . ' AT lines');
+}
+
+# a reload while clients are connected to the old workers: one that has
+# sent nothing yet and one in the middle of a line; each is answered by
+# the quitting worker, and what it stores still reaches every server
+
+{
+	my $from = length(eval { $t->{Hands}->read_file('error.log') } // '');
+	my $fresh = stream(PeerAddr => herd_addr($t->{Hands}));
+	my $partial = stream(PeerAddr => herd_addr($t->{Hands}));
+
+	$partial->write('IAMAT quit.partial +8+8 ');
+
+	# both sessions are open in the old workers before the reload
+	wait_for(sub {
+		my $log = eval { $t->{Hands}->read_file('error.log') } // '';
+		my $n = () = substr($log, $from) =~ /session opened/g;
+		return $n >= 2;
+	});
+
+	ok(herd_reload($t->{Hands}), 'Hands reloaded with two clients on');
+
+	my $time = herd_time();
+	$fresh->write("IAMAT quit.fresh +9+9 $time\n");
+	$partial->write(herd_time() . "\n");
+
+	my $f = herd_line($fresh, timeout => 10) // '';
+	my $p = herd_line($partial, timeout => 10) // '';
+
+	like($f, qr/^AT Hands $re_diff quit\.fresh \+9\+9 \Q$time\E\n\z/,
+		'a client that had sent nothing before the reload is answered');
+	like($p, qr/^AT Hands $re_diff quit\.partial \+8\+8 \d+\.\d{9}\n\z/,
+		'a client in the middle of a line at the reload is answered');
+
+	is_deeply(herd_wait_lines($t, \@names, 'quit.partial', $p), all_of($p),
+		'what the quitting worker stored reached every server');
+	is_deeply(herd_wait_lines($t, \@names, 'quit.fresh', $f), all_of($f),
+		'both updates did');
 }
 
 ###############################################################################
