@@ -32,6 +32,26 @@
  * differ per client, so WHATSATs for different clients are different
  * Places questions.
  *
+ * -X (reload and upgrade tests, bench/reload.py): a persistent connection
+ * that the server closes (EOF, reset or a failed send: nginx closes idle
+ * connections of old workers on reload) is reconnected at once to the
+ * same port, and every request on it that had no reply yet is sent again,
+ * in order, byte for byte (an IAMAT keeps its client time, so a resent
+ * IAMAT is not newer than itself: resending is idempotent); replies on
+ * the new connection are matched to those requests in order.  Connect
+ * mode does not resend (the graders' client does not).  In both modes,
+ * at the end no new request is sent and replies in flight are waited for
+ * (10 s at most), and the result line ends with: requests (distinct
+ * requests sent, resends not counted), answered (got a good reply),
+ * failed (got a "?" or other bad reply, or no reply at all, including
+ * those still unanswered at the end), server_closes (connections the
+ * server closed), crossed (server closes with requests in flight: the
+ * race of a request crossing the close), resent, reconnect_err (failed
+ * reconnects; retried every 10 ms, for 5 s at most), unanswered, and
+ * mismatched (replies whose AT line is not for the request they were
+ * matched to: another client id, or for an IAMAT another client time;
+ * such an IAMAT reply also counts as failed).
+ *
  * Output: one line of key=value pairs on stdout (latencies in
  * microseconds).  All loops are bounded by -t (plus -W warm-up) or -n.
  */
@@ -185,6 +205,9 @@ typedef struct {
     long       http_need;      /* HTTP: bytes of the current reply, or -1 */
 
     uint64_t   seq;            /* requests sent */
+
+    uint64_t   retry_at;       /* -X: reconnect due (0: none pending) */
+    uint64_t   retry_since;    /* -X: first failed reconnect */
 } conn_t;
 
 
@@ -216,6 +239,7 @@ static struct {
     double       vtimeout;
     double       prop_rate;
     long         poll_gap_us;
+    int          resend;
 } opt;
 
 
@@ -233,6 +257,11 @@ static uint64_t   conn_err_n, sent_n;
 static int        measuring;
 static int        dead_slots;
 static int        draining;      /* -V: no new requests, collect replies */
+
+/* -X: request accounting over the whole run (warm-up included) */
+static uint64_t   answered_n, failed_n, server_closes_n, crossed_n;
+static uint64_t   resent_n, reconnect_err_n, unanswered_n, mismatched_n;
+static int        retry_pending;
 
 static uint64_t   t_start, t_measure, t_end;
 
@@ -307,6 +336,23 @@ put_location(char *p, int conn, uint64_t client)
 
 
 static char *
+put_iamat_at(char *p, int conn, uint64_t client, uint64_t ns)
+{
+    p = memcpy(p, "IAMAT ", 6) + 6;
+    p = put_id(p, conn, client);
+    *p++ = ' ';
+    p = put_location(p, conn, client);
+    *p++ = ' ';
+    p = put_u64(p, ns / 1000000000ULL, 1);
+    *p++ = '.';
+    p = put_u64(p, ns % 1000000000ULL, 9);
+    *p++ = '\n';
+
+    return p;
+}
+
+
+static char *
 put_iamat(char *p, int conn, uint64_t client)
 {
     struct timespec  ts;
@@ -321,17 +367,7 @@ put_iamat(char *p, int conn, uint64_t client)
 
     last_client_ns = ns;
 
-    p = memcpy(p, "IAMAT ", 6) + 6;
-    p = put_id(p, conn, client);
-    *p++ = ' ';
-    p = put_location(p, conn, client);
-    *p++ = ' ';
-    p = put_u64(p, ns / 1000000000ULL, 1);
-    *p++ = '.';
-    p = put_u64(p, ns % 1000000000ULL, 9);
-    *p++ = '\n';
-
-    return p;
+    return put_iamat_at(p, conn, client, ns);
 }
 
 
@@ -600,6 +636,12 @@ complete(conn_t *c, uint64_t now, int ok)
         }
     }
 
+    if (ok) {
+        answered_n++;
+    } else {
+        failed_n++;
+    }
+
     if (measuring) {
         h_add(&hist, now - c->ts[c->head]);
         done_n++;
@@ -621,6 +663,35 @@ complete(conn_t *c, uint64_t now, int ok)
 
     c->head = (c->head + 1) % c->cap;
     c->count--;
+}
+
+
+/*
+ * -X: does the AT line p[0..len) answer the request at the head of c?
+ * An IAMAT's AT line ends with its client id, location and client time;
+ * a WHATSAT's AT line names its client id.
+ */
+
+static int
+matches(conn_t *c, const char *p, size_t len)
+{
+    char    want[128], *e;
+    size_t  n;
+    int     k = c->head;
+
+    if (c->type[k] == T_IAMAT) {
+        e = put_iamat_at(want, c->idx, c->client[k], c->ctime[k]);
+        n = (size_t) (e - want) - 7;              /* no "IAMAT ", no LF */
+        return len > n + 1 && memcmp(p + len - n, want + 6, n) == 0
+               && p[len - n - 1] == ' ';
+    }
+
+    want[0] = ' ';
+    e = put_id(want + 1, c->idx, c->client[k]);
+    *e++ = ' ';
+    n = (size_t) (e - want);
+
+    return memmem(p, len, want, n) != NULL;
 }
 
 
@@ -680,11 +751,21 @@ parse_replies(conn_t *c, uint64_t now)
         len = (size_t) (lf - p);
 
         if (c->type[c->head] == T_IAMAT) {
-            complete(c, now, len > 3 && memcmp(p, "AT ", 3) == 0);
+            int  ok = len > 3 && memcmp(p, "AT ", 3) == 0;
+
+            if (ok && opt.resend && !matches(c, p, len)) {
+                mismatched_n++;
+                ok = 0;
+            }
+
+            complete(c, now, ok);
             got++;
 
         } else if (!c->in_body) {
             if (len > 3 && memcmp(p, "AT ", 3) == 0) {
+                if (opt.resend && !matches(c, p, len)) {
+                    mismatched_n++;
+                }
                 c->in_body = 1;
                 c->places_ok = 0;
             } else {
@@ -726,6 +807,216 @@ arm(conn_t *c, int op)
 
     if (epoll_ctl(ep, op, c->fd, &ev) < 0) {
         die("epoll_ctl");
+    }
+}
+
+
+/* ---- -X: reconnect and resend ----------------------------------------- */
+
+static void reconnect(conn_t *c, uint64_t now);
+
+
+/* rate mode: a connection with nothing in flight is free for work */
+
+static void
+settle(conn_t *c, uint64_t now)
+{
+    if (opt.rate > 0 && c->count == 0 && !c->idle) {
+        c->idle = 1;
+        c->idle_since = now;
+        idle_stack[idle_n++] = c->idx;
+    }
+}
+
+
+/* the lines of the requests still in flight on c, in order, byte for byte */
+
+static void
+resend_all(conn_t *c)
+{
+    int      i, k;
+    char    *p;
+    size_t   need;
+
+    need = (size_t) (c->count + 1) * (256 + http_len);
+
+    if (need > c->wcap) {
+        c->wbuf = realloc(c->wbuf, need);
+        if (c->wbuf == NULL) {
+            die("realloc");
+        }
+        c->wcap = need;
+    }
+
+    p = c->wbuf;
+
+    for (i = 0; i < c->count; i++) {
+        k = (c->head + i) % c->cap;
+
+        switch (c->type[k]) {
+        case T_IAMAT:
+            p = put_iamat_at(p, c->idx, c->client[k], c->ctime[k]);
+            break;
+        case T_WHATSAT:
+            p = put_whatsat(p, c->idx, c->client[k]);
+            break;
+        default:
+            memcpy(p, http_req, http_len);
+            p += http_len;
+        }
+    }
+
+    c->wlen = (size_t) (p - c->wbuf);
+    c->woff = 0;
+    resent_n += (uint64_t) c->count;
+}
+
+
+static void
+reconnect_failed(conn_t *c, uint64_t now)
+{
+    reconnect_err_n++;
+
+    if (c->retry_since == 0) {
+        c->retry_since = now;
+    }
+
+    if (now - c->retry_since > 5000000000ULL) {
+        fprintf(stderr, "connection %d: cannot reconnect to port %d\n",
+                c->idx, c->port);
+
+        while (c->count) {
+            complete(c, now, 0);
+        }
+
+        c->wlen = 0;
+        c->woff = 0;
+        c->retry_at = 0;
+        c->retry_since = 0;
+        settle(c, now);
+        return;
+    }
+
+    c->retry_at = now + 10000000ULL;
+    retry_pending = 1;
+    settle(c, now);
+}
+
+
+/* c's connection is gone: count it, reconnect and resend */
+
+static void
+server_closed(conn_t *c, uint64_t now)
+{
+    close(c->fd);
+    c->fd = -1;
+    c->rlen = 0;
+    c->wlen = 0;
+    c->woff = 0;
+    c->in_body = 0;
+    c->places_ok = 0;
+    c->http_need = -1;
+
+    if (!c->connected) {
+        /* a reconnect that did not get through */
+        reconnect_failed(c, now);
+        return;
+    }
+
+    c->connected = 0;
+    server_closes_n++;
+
+    if (c->count) {
+        crossed_n++;
+    }
+
+    reconnect(c, now);
+}
+
+
+static void
+reconnect(conn_t *c, uint64_t now)
+{
+    int                 fd, one = 1, rc;
+    struct sockaddr_in  sa = addr_of(c->port);
+
+    c->retry_at = 0;
+
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        die("socket");
+    }
+
+    rc = connect(fd, (struct sockaddr *) &sa, sizeof(sa));
+
+    if (rc < 0 && errno != EINPROGRESS) {
+        close(fd);
+        reconnect_failed(c, now);
+        return;
+    }
+
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+
+    c->fd = fd;
+    c->connected = (rc == 0);
+
+    if (c->connected) {
+        c->retry_since = 0;
+    }
+
+    arm(c, EPOLL_CTL_ADD);
+
+    resend_all(c);
+
+    /* unpaced: keep -d requests in flight, as before the close */
+
+    if (opt.rate <= 0 && !draining && !(opt.count && sent_n >= opt.count)) {
+        while (c->count < opt.depth) {
+            int  before = c->count;
+
+            queue_req(c, now);
+
+            if (c->count == before) {
+                break;
+            }
+        }
+    }
+
+    settle(c, now);
+
+    /* while connecting, send() says EAGAIN and EPOLLOUT flushes later */
+
+    if (flush_w(c) < 0) {
+        server_closed(c, now);
+    }
+}
+
+
+static void
+retry_due(uint64_t now)
+{
+    int      i;
+    conn_t  *c;
+
+    if (!retry_pending) {
+        return;
+    }
+
+    retry_pending = 0;
+
+    for (i = 0; i < opt.conns; i++) {
+        c = &conns[i];
+
+        if (c->fd >= 0 || c->retry_at == 0) {
+            continue;
+        }
+
+        if (c->retry_at <= now) {
+            reconnect(c, now);
+
+        } else {
+            retry_pending = 1;
+        }
     }
 }
 
@@ -773,6 +1064,7 @@ slot_start(conn_t *c)
 failed:
 
     conn_err_n++;
+    failed_n += (uint64_t) c->count;
     dead_slots = 1;
     close(fd);
     c->fd = -1;
@@ -858,7 +1150,11 @@ slot_event(conn_t *c, uint32_t events)
 
     close(c->fd);
     c->fd = -1;
-    slot_start(c);
+
+    if (!draining) {
+        slot_start(c);
+    }
+
     return;
 
 failed:
@@ -867,9 +1163,15 @@ failed:
         conn_err_n++;
     }
 
+    failed_n += (uint64_t) c->count;
+    c->count = 0;
+
     close(c->fd);
     c->fd = -1;
-    slot_start(c);
+
+    if (!draining) {
+        slot_start(c);
+    }
 }
 
 
@@ -879,8 +1181,35 @@ persist_event(conn_t *c, uint32_t events, uint64_t *nowp)
     int      got, i;
     ssize_t  n;
 
+    if (c->fd < 0) {
+        return;                   /* -X: waiting to reconnect */
+    }
+
+    if (!c->connected) {
+        /* -X: a reconnect in progress */
+        int        err = 0;
+        socklen_t  len = sizeof(err);
+
+        if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+            return;
+        }
+
+        getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err) {
+            server_closed(c, *nowp);
+            return;
+        }
+
+        c->connected = 1;
+        c->retry_since = 0;
+    }
+
     if (events & EPOLLOUT) {
         if (flush_w(c) < 0) {
+            if (opt.resend) {
+                server_closed(c, *nowp);
+                return;
+            }
             fprintf(stderr, "send failed on connection %d\n", c->idx);
             exit(1);
         }
@@ -915,7 +1244,10 @@ persist_event(conn_t *c, uint32_t events, uint64_t *nowp)
                 exit(1);
             }
 
-            if ((size_t) n < want) {
+            if ((size_t) n < want
+                && !(opt.resend
+                     && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))))
+            {
                 /* short read: the socket is drained (edge-triggered) */
                 n = -1;
                 errno = EAGAIN;
@@ -925,6 +1257,10 @@ persist_event(conn_t *c, uint32_t events, uint64_t *nowp)
         }
 
         if (n == 0) {
+            if (opt.resend) {
+                server_closed(c, *nowp);
+                return;
+            }
             fprintf(stderr, "server closed connection %d\n", c->idx);
             exit(1);
         }
@@ -934,6 +1270,10 @@ persist_event(conn_t *c, uint32_t events, uint64_t *nowp)
         }
 
         if (errno != EAGAIN) {
+            if (opt.resend) {
+                server_closed(c, *nowp);
+                return;
+            }
             fprintf(stderr, "recv on connection %d: %s\n", c->idx,
                     strerror(errno));
             exit(1);
@@ -966,6 +1306,10 @@ persist_event(conn_t *c, uint32_t events, uint64_t *nowp)
     }
 
     if (flush_w(c) < 0) {
+        if (opt.resend) {
+            server_closed(c, *nowp);
+            return;
+        }
         fprintf(stderr, "send failed on connection %d\n", c->idx);
         exit(1);
     }
@@ -1050,7 +1394,10 @@ run_loop(void)
                 queue_req(c, now);
             }
             if (flush_w(c) < 0) {
-                die("send");
+                if (!opt.resend) {
+                    die("send");
+                }
+                server_closed(c, now);
             }
         }
     }
@@ -1085,8 +1432,14 @@ run_loop(void)
                    left (the generator's own lateness does not) */
                 queue_req(c, c->idle_since <= next_due ? now : next_due);
                 next_due += interval_ns;
+                if (c->fd < 0) {
+                    continue;     /* -X: sent when it reconnects */
+                }
                 if (flush_w(c) < 0) {
-                    die("send");
+                    if (!opt.resend) {
+                        die("send");
+                    }
+                    server_closed(c, now);
                 }
             }
         }
@@ -1101,6 +1454,10 @@ run_loop(void)
 
         if (limit > 100000000) {
             limit = 100000000;
+        }
+
+        if (retry_pending && limit > 10000000) {
+            limit = 10000000;
         }
 
         to.tv_sec = 0;
@@ -1127,6 +1484,8 @@ run_loop(void)
             }
         }
 
+        retry_due(now_ns());
+
         if (dead_slots) {
             /* slots whose connect() failed at once start again */
             dead_slots = 0;
@@ -1142,9 +1501,10 @@ run_loop(void)
 
     double  secs = (double) (now - t_measure) / 1e9;
 
-    if (acked) {
+    if (acked || opt.resend) {
         /* collect the replies still in flight, so that what the servers
-           hold is exactly what was answered */
+           hold is exactly what was answered (-X: and every request has
+           had its chance to be answered) */
         uint64_t  until = now + 10000000000ULL;
         int       busy = 1;
 
@@ -1154,26 +1514,40 @@ run_loop(void)
         while (busy && now_ns() < until) {
             busy = 0;
             for (i = 0; i < opt.conns; i++) {
-                busy += conns[i].count;
+                busy += opt.mode == M_CONNECT ? conns[i].fd >= 0
+                                              : conns[i].count;
             }
             if (!busy) {
                 break;
             }
             to.tv_sec = 0;
-            to.tv_nsec = 100000000;
+            to.tv_nsec = retry_pending ? 10000000 : 100000000;
             n = epoll_pwait2(ep, evs, MAX_EVENTS, &to, NULL);
             now = now_ns();
             for (i = 0; i < n; i++) {
-                persist_event(evs[i].data.ptr, evs[i].events, &now);
+                if (opt.mode == M_CONNECT) {
+                    slot_event(evs[i].data.ptr, evs[i].events);
+                } else {
+                    persist_event(evs[i].data.ptr, evs[i].events, &now);
+                }
+            }
+            retry_due(now_ns());
+        }
+
+        for (i = 0; i < opt.conns; i++) {
+            if (opt.mode != M_CONNECT || conns[i].fd >= 0) {
+                unanswered_n += (uint64_t) conns[i].count;
             }
         }
+
+        failed_n += unanswered_n;
     }
 
     printf("label=%s mode=%s work=%s conns=%d depth=%d target_rate=%.0f "
            "secs=%.3f done=%llu rate=%.0f ok=%llu err=%llu conn_err=%llu "
            "places_ok=%llu places_err=%llu "
            "p50_us=%.1f p90_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f "
-           "mean_us=%.1f\n",
+           "mean_us=%.1f",
            opt.label,
            opt.mode == M_CONNECT ? "connect" : "persist",
            opt.work == W_IAMAT ? "iamat" : opt.work == W_WHATSAT ? "whatsat"
@@ -1188,6 +1562,21 @@ run_loop(void)
            h_pct(&hist, 99) / 1e3, h_pct(&hist, 99.9) / 1e3,
            (double) hist.max / 1e3,
            hist.n ? hist.sum / (double) hist.n / 1e3 : 0.0);
+
+    if (opt.resend) {
+        printf(" requests=%llu answered=%llu failed=%llu server_closes=%llu "
+               "crossed=%llu resent=%llu reconnect_err=%llu unanswered=%llu "
+               "mismatched=%llu",
+               (unsigned long long) sent_n, (unsigned long long) answered_n,
+               (unsigned long long) failed_n,
+               (unsigned long long) server_closes_n,
+               (unsigned long long) crossed_n, (unsigned long long) resent_n,
+               (unsigned long long) reconnect_err_n,
+               (unsigned long long) unanswered_n,
+               (unsigned long long) mismatched_n);
+    }
+
+    printf("\n");
 }
 
 
@@ -1333,7 +1722,7 @@ run_prop(void)
 static void
 run_verify(void)
 {
-    int       v, fd, len, i, k, batch, rounds = 0;
+    int       v, fd, len, i, k, batch, rounds = 0, closed;
     char      want[32], *p, *out, *rb, line[8192];
     size_t    rl, wl;
     uint64_t  t0, t1, bad = 0, total, idx, n, ns, start;
@@ -1350,6 +1739,7 @@ run_verify(void)
         for (v = 0; v < opt.nvports; v++) {
             fd = connect_blocking(opt.vports[v]);
             rl = 0;
+            closed = 0;
 
             for (start = 0; start < total; start += 512) {
                 batch = (int) (total - start < 512 ? total - start : 512);
@@ -1383,6 +1773,12 @@ run_verify(void)
 
                     len = read_line(fd, rb, &rl, line, sizeof(line));
                     if (len < 0) {
+                        if (opt.resend) {
+                            /* -X: a reload closed it: another round */
+                            bad++;
+                            closed = 1;
+                            break;
+                        }
                         fprintf(stderr, "verify: connection closed\n");
                         exit(1);
                     }
@@ -1402,6 +1798,10 @@ run_verify(void)
                     }
                 }
                 (void) n;
+
+                if (closed) {
+                    break;
+                }
             }
 
             close(fd);
@@ -1444,7 +1844,12 @@ usage(void)
         "               [-l label]\n"
         "               [-N (connect mode: no trailing newline)] [-x (no setup)]\n"
         "               [-e (connect mode: send nothing, half-close, read)]\n"
-        "               [-V port,... (then check convergence there) [-T secs]]\n");
+        "               [-V port,... (then check convergence there) [-T secs]]\n"
+        "               [-X (reconnect and resend when the server closes a\n"
+        "                    persistent connection; wait for replies at the end;\n"
+        "                    print requests, answered, failed, server_closes,\n"
+        "                    crossed, resent, reconnect_err, unanswered,\n"
+        "                    mismatched)]\n");
     exit(2);
 }
 
@@ -1468,7 +1873,7 @@ main(int argc, char **argv)
     opt.vtimeout = 30;
     memcpy(opt.prefix, "lgen", 5);
 
-    while ((ch = getopt(argc, argv, "H:p:c:d:m:w:f:t:W:r:n:i:K:R:B:F:P:S:l:NxeV:T:G:"))
+    while ((ch = getopt(argc, argv, "H:p:c:d:m:w:f:t:W:r:n:i:K:R:B:F:P:S:l:NxeV:T:G:X"))
            != -1)
     {
         switch (ch) {
@@ -1522,6 +1927,7 @@ main(int argc, char **argv)
             break;
         case 'T': opt.vtimeout = atof(optarg); break;
         case 'G': opt.poll_gap_us = atol(optarg); break;
+        case 'X': opt.resend = 1; break;
         default: usage();
         }
     }
@@ -1597,6 +2003,7 @@ main(int argc, char **argv)
     if (opt.mode == M_PERSIST) {
         for (i = 0; i < opt.conns; i++) {
             conns[i].fd = connect_blocking(conns[i].port);
+            conns[i].connected = 1;
         }
 
         setup_clients();

@@ -712,30 +712,43 @@ def perf_analyze(name):
 
 # ---------------------------------------------------------------- sections
 
-def sec_pinned():
+def start_pinned():
+    """The pinned layout's servers, unless they already run (the sections
+    after `pinned` share them; `--only` may start with any of them)."""
+    if read_pid(started_nginx.get('herd-Goloman', '/nonexistent')):
+        return
+    stop_all()
     start_ceilings('pinned')
     start_herd('pinned')
     start_single('pinned')
     start_asyncio('pinned')
+
+
+def sec_pinned():
+    start_pinned()
     throughput('pinned')
 
 
 def sec_curve():
+    start_pinned()
     latency_curve()
 
 
 def sec_prop():
+    start_pinned()
     propagation('herd')
     propagation('asyncio')
 
 
 def sec_syscalls():
+    start_pinned()
     for sut in ('herd', 'asyncio', 'ceiling'):
         strace_count(sut, 1, 4000 if QUICK else 20000)
         strace_count(sut, 32, 40000 if QUICK else 200000)
 
 
 def sec_profiles():
+    start_pinned()
     common = ['-c', 50, '-t', 3.2, '-i', 'pf00']
     perf_profile('herd-d1', ['-p', HERD_PORT['Goloman'], '-l', 'pf-d1']
                  + common)
