@@ -28,6 +28,7 @@ static void fuzz_peer_update(u_char *p, size_t len);
 static void fuzz_peer_at(u_char *p, size_t len);
 static void fuzz_peer_digest(u_char *p, size_t len);
 static void fuzz_peer_digest_values(const uint8_t *data, size_t size);
+static void fuzz_peer_pull(u_char *p, size_t len);
 #ifdef NGX_STREAM_HERD_PROOF_LEN
 static void fuzz_peer_auth(u_char *p, size_t len, const uint8_t *data,
     size_t size);
@@ -65,6 +66,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_peer_update(copy, size);
     fuzz_peer_at(copy, size);
     fuzz_peer_digest(copy, size);
+    fuzz_peer_pull(copy, size);
 
     if (size && data[0] == 'D') {
         /* 8 kB of work: for the inputs that look like a digest only */
@@ -484,4 +486,47 @@ static ngx_uint_t
 fuzz_peer_same(ngx_str_t *a, ngx_str_t *b)
 {
     return a->data == b->data && a->len == b->len;
+}
+
+
+/*
+ * "PULL 1 <64 lowercase hex>": accepted exactly then, the bitmap as the hex
+ * says, and format_pull() gives the canonical line back.
+ */
+
+static void
+fuzz_peer_pull(u_char *p, size_t len)
+{
+    u_char      want[NGX_STREAM_HERD_DIGESTS / 8];
+    u_char      line[NGX_STREAM_HERD_PULL_LEN], *last;
+    size_t      k, i;
+    ngx_int_t   rc;
+    ngx_str_t   f[HERD_ORACLE_FIELDS];
+
+    k = herd_oracle_split(p, len, f);
+
+    rc = ngx_stream_herd_parse_pull(p, len, want);
+
+    ngx_fuzz_check(rc == ((k == 3
+                           && herd_oracle_is(&f[0], "PULL")
+                           && herd_oracle_is(&f[1],
+                                             NGX_STREAM_HERD_PEER_VERSION)
+                           && herd_oracle_hex(&f[2], 64))
+                          ? NGX_OK : NGX_ERROR));
+
+    if (rc != NGX_OK) {
+        return;
+    }
+
+    last = ngx_stream_herd_format_pull(line, want);
+
+    ngx_fuzz_check((size_t) (last - line) == NGX_STREAM_HERD_PULL_LEN);
+    ngx_fuzz_check(memcmp(line, "PULL " NGX_STREAM_HERD_PEER_VERSION " ",
+                          sizeof("PULL " NGX_STREAM_HERD_PEER_VERSION " ") - 1)
+                   == 0);
+
+    for (i = 0; i < 64; i++) {
+        ngx_fuzz_check(line[NGX_STREAM_HERD_PULL_LEN - 64 + i]
+                       == f[2].data[i]);
+    }
 }

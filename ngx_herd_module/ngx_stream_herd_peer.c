@@ -59,7 +59,7 @@ struct ngx_stream_herd_link_s {
     ngx_msec_t                    backoff;
     ngx_uint_t                    state;
 
-    ngx_buf_t                     in;          /* the DIGEST line */
+    ngx_buf_t                     in;          /* DIGEST, then records */
     ngx_buf_t                     out;         /* bounded send queue */
 
     u_char                        nonce[NGX_STREAM_HERD_NONCE_LEN];
@@ -68,6 +68,7 @@ struct ngx_stream_herd_link_s {
     ngx_stream_herd_walk_t        walk;
     ngx_uint_t                    catchup_bytes;
     unsigned                      catchup:1;
+    unsigned                      discard:1;
 
     ngx_log_t                     log;
 };
@@ -171,7 +172,9 @@ ngx_stream_herd_link_init(ngx_cycle_t *cycle, ngx_stream_herd_srv_conf_t *hscf,
     link->log.data = link;
     link->log.action = NULL;
 
-    size = NGX_STREAM_HERD_DIGEST_LEN(peer->name.len) + 1;
+    /* the DIGEST line, or a record the neighbour holds */
+    size = ngx_max(NGX_STREAM_HERD_DIGEST_LEN(peer->name.len) + 1,
+                   hscf->max_line + 1024);
 
     link->in.start = ngx_pnalloc(cycle->pool, size);
     if (link->in.start == NULL) {
@@ -549,7 +552,6 @@ ngx_stream_herd_link_read_handler(ngx_event_t *rev)
     ngx_buf_t               *b;
     ngx_connection_t        *c;
     ngx_stream_herd_link_t  *link;
-    u_char                   buf[256];
 
     c = rev->data;
     link = c->data;
@@ -583,13 +585,7 @@ ngx_stream_herd_link_read_handler(ngx_event_t *rev)
 
     for ( ;; ) {
 
-        if (link->state != NGX_STREAM_HERD_LINK_UP) {
-            n = c->recv(c, b->last, b->end - b->last);
-
-        } else {
-            /* the neighbour sends nothing after its digest */
-            n = c->recv(c, buf, sizeof(buf));
-        }
+        n = c->recv(c, b->last, b->end - b->last);
 
         if (n == NGX_AGAIN) {
             break;
@@ -604,16 +600,18 @@ ngx_stream_herd_link_read_handler(ngx_event_t *rev)
         }
 
         if (link->state == NGX_STREAM_HERD_LINK_UP) {
-            /* a keepalive echoed: the neighbour is alive */
+            /* the neighbour is alive */
             ngx_add_timer(rev, NGX_STREAM_HERD_PEER_TIMEOUT);
-            continue;
         }
 
         b->last += n;
 
-        /* the greeting's answers, one line at a time */
+        /*
+         * The greeting's answers, one line at a time; once up, keepalives
+         * echoed and the records asked for with PULL.
+         */
 
-        while (link->state != NGX_STREAM_HERD_LINK_UP) {
+        for ( ;; ) {
 
             lf = memchr(b->pos, LF, b->last - b->pos);
 
@@ -621,11 +619,24 @@ ngx_stream_herd_link_read_handler(ngx_event_t *rev)
                 break;
             }
 
-            if (ngx_stream_herd_link_line(link, b->pos, lf - b->pos)
-                != NGX_OK)
-            {
-                ngx_stream_herd_link_close(link, 1);
-                return;
+            if (link->discard) {
+                /* the rest of an over-long line */
+                link->discard = 0;
+
+            } else if (link->state != NGX_STREAM_HERD_LINK_UP) {
+
+                if (ngx_stream_herd_link_line(link, b->pos, lf - b->pos)
+                    != NGX_OK)
+                {
+                    ngx_stream_herd_link_close(link, 1);
+                    return;
+                }
+
+            } else {
+                /* stored ones are flooded to the other neighbours */
+                (void) ngx_stream_herd_peer_update(link->hscf, link->peer,
+                                                   b->pos, lf - b->pos,
+                                                   &link->log);
             }
 
             b->pos = lf + 1;
@@ -634,14 +645,30 @@ ngx_stream_herd_link_read_handler(ngx_event_t *rev)
         if (b->pos == b->last) {
             b->pos = b->start;
             b->last = b->start;
+
+        } else if (b->pos > b->start) {
+            b->last = ngx_movemem(b->start, b->pos, b->last - b->pos);
+            b->pos = b->start;
         }
 
-        if (link->state != NGX_STREAM_HERD_LINK_UP && b->last == b->end) {
+        if (b->last == b->end) {
+
+            if (link->state != NGX_STREAM_HERD_LINK_UP) {
+                ngx_log_error(NGX_LOG_WARN, &link->log, 0,
+                              "herd %V: peer answered the greeting with "
+                              "an over-long line", &link->hscf->name);
+                ngx_stream_herd_link_close(link, 1);
+                return;
+            }
+
             ngx_log_error(NGX_LOG_WARN, &link->log, 0,
-                          "herd %V: peer answered the greeting with "
-                          "an over-long line", &link->hscf->name);
-            ngx_stream_herd_link_close(link, 1);
-            return;
+                          "herd %V: peer sent a record longer than "
+                          "herd_max_line allows here: skipped",
+                          &link->hscf->name);
+
+            link->discard = 1;
+            b->pos = b->start;
+            b->last = b->start;
         }
     }
 
@@ -736,6 +763,7 @@ static ngx_int_t
 ngx_stream_herd_link_digest(ngx_stream_herd_link_t *link, u_char *p,
     size_t len)
 {
+    ngx_buf_t               *b;
     ngx_str_t                name;
     ngx_uint_t               i, n;
     ngx_connection_t        *c;
@@ -783,6 +811,17 @@ ngx_stream_herd_link_digest(ngx_stream_herd_link_t *link, u_char *p,
     link->log.action = "flooding to herd peer";
     link->catchup = (n != 0);
     link->catchup_bytes = 0;
+
+    if (n) {
+        /* and what the neighbour holds there comes back on this link */
+
+        b = &link->out;
+
+        if ((size_t) (b->end - b->last) > NGX_STREAM_HERD_PULL_LEN) {
+            b->last = ngx_stream_herd_format_pull(b->last, link->want);
+            *b->last++ = LF;
+        }
+    }
 
     ngx_stream_herd_zone_walk_init(&link->walk, 0);
 

@@ -33,6 +33,7 @@ static ngx_str_t  ngx_stream_herd_at = ngx_string("AT");
 static ngx_str_t  ngx_stream_herd_herd = ngx_string("HERD");
 static ngx_str_t  ngx_stream_herd_digest = ngx_string("DIGEST");
 static ngx_str_t  ngx_stream_herd_auth = ngx_string("AUTH");
+static ngx_str_t  ngx_stream_herd_pull = ngx_string("PULL");
 static ngx_str_t  ngx_stream_herd_version =
     ngx_string(NGX_STREAM_HERD_PEER_VERSION);
 
@@ -810,6 +811,72 @@ ngx_stream_herd_parse_digest(u_char *p, size_t len, ngx_str_t *name,
         }
 
         digest[i] = d;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * "PULL 1 <hex>": the buckets whose records a link asks its neighbour for,
+ * NGX_STREAM_HERD_DIGESTS bits, bucket i in bit (i % 8) of byte i / 8,
+ * each byte as two hex digits.
+ */
+
+u_char *
+ngx_stream_herd_format_pull(u_char *buf, u_char *want)
+{
+    ngx_uint_t  i;
+
+    static u_char  hex[] = "0123456789abcdef";
+
+    buf = ngx_cpymem(buf, "PULL " NGX_STREAM_HERD_PEER_VERSION " ",
+                     sizeof("PULL " NGX_STREAM_HERD_PEER_VERSION " ") - 1);
+
+    for (i = 0; i < NGX_STREAM_HERD_DIGESTS / 8; i++) {
+        *buf++ = hex[want[i] >> 4];
+        *buf++ = hex[want[i] & 0xf];
+    }
+
+    return buf;
+}
+
+
+ngx_int_t
+ngx_stream_herd_parse_pull(u_char *p, size_t len, u_char *want)
+{
+    u_char      *h, ch, v;
+    ngx_str_t    f[NGX_STREAM_HERD_MAX_FIELDS];
+    ngx_uint_t   i, j;
+
+    if (ngx_stream_herd_split(p, len, f, NGX_STREAM_HERD_MAX_FIELDS) != 3
+        || !ngx_stream_herd_field_is(&f[0], &ngx_stream_herd_pull)
+        || !ngx_stream_herd_field_is(&f[1], &ngx_stream_herd_version)
+        || f[2].len != NGX_STREAM_HERD_DIGESTS / 4)
+    {
+        return NGX_ERROR;
+    }
+
+    h = f[2].data;
+
+    for (i = 0; i < NGX_STREAM_HERD_DIGESTS / 8; i++) {
+        v = 0;
+
+        for (j = 0; j < 2; j++) {
+            ch = *h++;
+
+            if (ch >= '0' && ch <= '9') {
+                v = (u_char) ((v << 4) | (ch - '0'));
+
+            } else if (ch >= 'a' && ch <= 'f') {
+                v = (u_char) ((v << 4) | (ch - 'a' + 10));
+
+            } else {
+                return NGX_ERROR;
+            }
+        }
+
+        want[i] = v;
     }
 
     return NGX_OK;

@@ -38,6 +38,11 @@
 #define NGX_STREAM_HERD_PROOF_LEN                                             \
     (sizeof("AUTH " NGX_STREAM_HERD_PEER_VERSION " ") - 1 + 64 + 1)
 
+/* "PULL 1 " and a bit per bucket in hex, lowest bucket first */
+#define NGX_STREAM_HERD_PULL_LEN                                              \
+    (sizeof("PULL " NGX_STREAM_HERD_PEER_VERSION " ") - 1                     \
+     + NGX_STREAM_HERD_DIGESTS / 4)
+
 #define NGX_STREAM_HERD_DIGEST_LEN(name_len)                                  \
     (sizeof("DIGEST " NGX_STREAM_HERD_PEER_VERSION " ") - 1 + (name_len)      \
      + 1 + NGX_STREAM_HERD_DIGESTS * 16 + 1)
@@ -113,6 +118,8 @@ u_char *ngx_stream_herd_format_digest(u_char *buf, ngx_str_t *name,
     uint64_t *digest);
 ngx_int_t ngx_stream_herd_parse_digest(u_char *p, size_t len,
     ngx_str_t *name, uint64_t *digest);
+u_char *ngx_stream_herd_format_pull(u_char *buf, u_char *want);
+ngx_int_t ngx_stream_herd_parse_pull(u_char *p, size_t len, u_char *want);
 
 ngx_int_t ngx_stream_herd_time_cmp(ngx_stream_herd_time_t *a,
     ngx_stream_herd_time_t *b);

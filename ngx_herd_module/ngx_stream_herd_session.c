@@ -33,6 +33,9 @@
 /* ... and for the first command of a connection that sent nothing yet */
 #define NGX_STREAM_HERD_FRESH_GRACE  1000
 
+/* chunks of a pull sent in one go before other connections get their turn */
+#define NGX_STREAM_HERD_PULL_BURST   16
+
 
 typedef struct {
     ngx_stream_session_t        *session;
@@ -54,8 +57,14 @@ typedef struct {
     unsigned                     eof:1;
     unsigned                     discard:1;
     unsigned                     active:1;
+    /* the records of these buckets, asked for by a neighbour's link */
+    u_char                      *pull;
+    ngx_stream_herd_walk_t       pull_walk;
+    size_t                       pull_bytes;
+
     unsigned                     fresh:1;  /* nothing received yet */
     unsigned                     grace:1;  /* fresh when the worker quit */
+    unsigned                     pulling:1;
 } ngx_stream_herd_ctx_t;
 
 
@@ -93,6 +102,9 @@ static ngx_int_t ngx_stream_herd_too_long(ngx_stream_herd_ctx_t *ctx);
 static u_char *ngx_stream_herd_reserve(ngx_stream_herd_ctx_t *ctx,
     size_t size);
 static void ngx_stream_herd_sent(ngx_stream_herd_ctx_t *ctx, u_char *last);
+static ngx_int_t ngx_stream_herd_pull_start(ngx_stream_herd_ctx_t *ctx,
+    u_char *p, size_t len);
+static ngx_int_t ngx_stream_herd_pull(ngx_stream_herd_ctx_t *ctx);
 
 
 void
@@ -364,6 +376,24 @@ ngx_stream_herd_run(ngx_stream_herd_ctx_t *ctx)
         b->last += n;
     }
 
+    if (ctx->pulling) {
+        switch (ngx_stream_herd_pull(ctx)) {
+
+        case NGX_ERROR:
+            ngx_stream_herd_close(ctx, NGX_STREAM_INTERNAL_SERVER_ERROR,
+                                  "out of memory");
+            return;
+
+        case NGX_DECLINED:
+            ngx_stream_herd_close(ctx, NGX_STREAM_OK,
+                                  "client connection failed");
+            return;
+
+        default:
+            break;
+        }
+    }
+
     if (ngx_stream_herd_flush(ctx) != NGX_OK) {
         ngx_stream_herd_close(ctx, NGX_STREAM_OK, "client connection failed");
         return;
@@ -377,7 +407,7 @@ ngx_stream_herd_run(ngx_stream_herd_ctx_t *ctx)
     /* a graceful shutdown may close a client that has nothing pending */
 
     c->idle = (ctx->out.pos == ctx->out.last && b->pos == b->last
-               && ctx->waiter == NULL);
+               && ctx->waiter == NULL && !ctx->pulling);
 
     if (c->idle && ngx_exiting && !ctx->fresh) {
         /* it was busy when the worker started to quit; now it is not */
@@ -592,6 +622,10 @@ ngx_stream_herd_line(ngx_stream_herd_ctx_t *ctx, u_char *p, size_t len)
     ngx_stream_herd_cmd_t  cmd;
 
     if (ctx->peer) {
+        if (len > 5 && ngx_strncmp(p, "PULL ", 5) == 0) {
+            return ngx_stream_herd_pull_start(ctx, p, len);
+        }
+
         if (ngx_stream_herd_peer_update(ctx->hscf, ctx->peer, p, len,
                                         ctx->session->connection->log)
             != NGX_DONE)
@@ -1120,4 +1154,137 @@ ngx_stream_herd_sent(ngx_stream_herd_ctx_t *ctx, u_char *last)
                              last - ctx->out.last - 1);
 
     ctx->out.last = last;
+}
+
+
+/*
+ * A neighbour's link asks for the records of the buckets where its digests
+ * differ from ours (after a restart, or a binary upgrade, it holds fewer):
+ * they are sent back on this connection, as its own catch-up sends ours.
+ */
+
+static ngx_int_t
+ngx_stream_herd_pull_start(ngx_stream_herd_ctx_t *ctx, u_char *p, size_t len)
+{
+    ngx_uint_t         i, n;
+    ngx_connection_t  *c;
+
+    c = ctx->session->connection;
+
+    if (ctx->pull == NULL) {
+        ctx->pull = ngx_pnalloc(c->pool, NGX_STREAM_HERD_DIGESTS / 8);
+        if (ctx->pull == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (ngx_stream_herd_parse_pull(p, len, ctx->pull) != NGX_OK) {
+        ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                      "herd %V: invalid PULL from peer \"%V\"",
+                      &ctx->hscf->name, &ctx->peer->name);
+        return NGX_OK;
+    }
+
+    n = 0;
+
+    for (i = 0; i < NGX_STREAM_HERD_DIGESTS; i++) {
+        n += (ctx->pull[i / 8] >> (i % 8)) & 1;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                  "herd %V: peer \"%V\" asked for the records of %ui "
+                  "bucket%s", &ctx->hscf->name, &ctx->peer->name, n,
+                  n == 1 ? "" : "s");
+
+    ngx_stream_herd_zone_walk_init(&ctx->pull_walk, 0);
+    ctx->pull_bytes = 0;
+    ctx->pulling = (n != 0);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Queues the next chunks of a pull while the output is below its high
+ * mark, sending as it goes, at most NGX_STREAM_HERD_PULL_BURST chunks per
+ * call; NGX_DECLINED: the connection failed.
+ */
+
+static ngx_int_t
+ngx_stream_herd_pull(ngx_stream_herd_ctx_t *ctx)
+{
+    u_char            *p;
+    size_t             size, chunk;
+    ngx_int_t          rc;
+    ngx_uint_t         i, burst;
+    ngx_connection_t  *c;
+
+    c = ctx->session->connection;
+
+    /* room for any record: a neighbour's update fits its session's buffer */
+    chunk = ngx_max(NGX_STREAM_HERD_OUT_HIGH,
+                    ctx->hscf->max_line + 2 * NGX_STREAM_HERD_PEER_SLACK);
+
+    for (burst = 0; burst < NGX_STREAM_HERD_PULL_BURST; burst++) {
+
+        while (ctx->pulling
+               && ctx->out.last - ctx->out.pos < NGX_STREAM_HERD_OUT_HIGH)
+        {
+            i = ctx->pull_walk.bucket;
+
+            if (!(ctx->pull[i / 8] & (1 << (i % 8)))) {
+                rc = NGX_DONE;
+
+            } else {
+                p = ngx_stream_herd_reserve(ctx, chunk);
+                if (p == NULL) {
+                    return NGX_ERROR;
+                }
+
+                size = chunk;
+
+                rc = ngx_stream_herd_zone_walk(ctx->zone, &ctx->pull_walk,
+                                               p, &size);
+
+                ctx->out.last += size;
+                ctx->pull_bytes += size;
+
+                if (rc == NGX_ERROR) {
+                    /* cannot happen: the chunk takes any record */
+                    rc = NGX_DONE;
+                }
+            }
+
+            if (rc != NGX_DONE) {
+                break;
+            }
+
+            if (i + 1 == NGX_STREAM_HERD_DIGESTS) {
+                ctx->pulling = 0;
+
+                ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                              "herd %V: sent %uz bytes of records to peer "
+                              "\"%V\"", &ctx->hscf->name, ctx->pull_bytes,
+                              &ctx->peer->name);
+                return NGX_OK;
+            }
+
+            ngx_stream_herd_zone_walk_init(&ctx->pull_walk, i + 1);
+        }
+
+        if (ngx_stream_herd_flush(ctx) != NGX_OK) {
+            return NGX_DECLINED;
+        }
+
+        if (ctx->out.pos != ctx->out.last) {
+            /* the socket is full: its write event goes on */
+            return NGX_OK;
+        }
+    }
+
+    /* other connections first; then the next chunks */
+
+    ngx_post_event(c->write, &ngx_posted_next_events);
+
+    return NGX_OK;
 }

@@ -373,6 +373,9 @@ ngx_stream_herd_cell_alloc(ngx_stream_herd_zone_t *zone)
             ngx_queue_insert_tail(&zone->sh->cells,
                                   (ngx_queue_t *)
                                   (page + i * NGX_STREAM_HERD_CELL));
+
+            ngx_stream_herd_node((ngx_rbtree_node_t *)
+                                 (page + i * NGX_STREAM_HERD_CELL))->cell = 0;
         }
 
         *ngx_stream_herd_cell_used(page) = 0;
@@ -394,6 +397,9 @@ ngx_stream_herd_cell_free(ngx_stream_herd_zone_t *zone, u_char *cell)
     ngx_uint_t   i;
 
     page = ngx_stream_herd_cell_page(cell);
+
+    /* a free cell has its "cell" byte clear, past the queue link */
+    ngx_stream_herd_node((ngx_rbtree_node_t *) cell)->cell = 0;
 
     ngx_queue_insert_head(&zone->sh->cells, (ngx_queue_t *) cell);
 
@@ -421,9 +427,11 @@ static ngx_stream_herd_node_t *
 ngx_stream_herd_zone_alloc(ngx_stream_herd_zone_t *zone, size_t size,
     ngx_uint_t *evicted, ngx_stream_herd_node_t *keep)
 {
+    u_char                  *page;
+    ngx_uint_t               i, n;
     ngx_queue_t             *q;
     ngx_rbtree_node_t       *node;
-    ngx_stream_herd_node_t  *hn;
+    ngx_stream_herd_node_t  *hn, *victim;
 
     for ( ;; ) {
 
@@ -441,7 +449,7 @@ ngx_stream_herd_zone_alloc(ngx_stream_herd_zone_t *zone, size_t size,
         }
 
         if (ngx_queue_empty(&zone->sh->queue)
-            || *evicted == NGX_STREAM_HERD_MAX_EVICT)
+            || *evicted >= NGX_STREAM_HERD_MAX_EVICT)
         {
             return NULL;
         }
@@ -457,6 +465,43 @@ ngx_stream_herd_zone_alloc(ngx_stream_herd_zone_t *zone, size_t size,
             }
 
             hn = ngx_queue_data(q, ngx_stream_herd_node_t, queue);
+        }
+
+        page = hn->cell ? ngx_stream_herd_cell_page(ngx_stream_herd_rbnode(hn))
+                        : NULL;
+
+        if (size > NGX_STREAM_HERD_CELL
+            && page != NULL
+            && !(keep != NULL && keep->cell
+                 && ngx_stream_herd_cell_page(ngx_stream_herd_rbnode(keep))
+                    == page))
+        {
+            /*
+             * A slab chunk needs a free page, and evicting cells one by one
+             * in LRU order seldom empties one: the victim's page goes whole.
+             * The last record deleted frees the page: counted down, so
+             * that nothing reads the page after that.
+             */
+
+            n = *ngx_stream_herd_cell_used(page);
+
+            for (i = 0; n && i < ngx_stream_herd_cells_per_page; i++) {
+                victim = ngx_stream_herd_node((ngx_rbtree_node_t *)
+                                              (page
+                                               + i * NGX_STREAM_HERD_CELL));
+                if (!victim->cell) {
+                    continue;
+                }
+
+                n--;
+
+                ngx_stream_herd_zone_delete(zone, victim);
+
+                zone->sh->evicted++;
+                (*evicted)++;
+            }
+
+            continue;
         }
 
         ngx_stream_herd_zone_delete(zone, hn);

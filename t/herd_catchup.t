@@ -157,9 +157,16 @@ for my $name (qw/ Wilkes Welsh /) {
 		"$name, restarted empty, learns all 501 records from "
 		. join(' and ', herd_peers($name)));
 
+	# by its own links' pull, or by its neighbours' links' catch-up
+
 	my @ups = grep { $_->{peer} eq $name } herd_link_ups($t, from => $off);
-	ok((grep { $_->{buckets} > 0 } @ups),
-		"$name: its neighbours' links came up with buckets to catch up");
+	my $pulled = grep {
+		herd_log($t->{$_}, from => $off->{$_})
+			=~ /peer "$name" asked for the records of [1-9]\d* buckets?/
+	} herd_peers($name);
+
+	ok($pulled || (grep { $_->{buckets} > 0 } @ups),
+		"$name: records came over links that found buckets to catch up");
 }
 
 my $d = same_digests($t);

@@ -56,6 +56,14 @@ stream {
         herd Welsh zone=welsh;
     }
 
+    # a full zone whose records were updated in random order
+    herd_zone zone=holiday:256k;
+
+    server {
+        listen 127.0.0.1:8114;
+        herd Holiday zone=holiday;
+    }
+
     # lines longer than the whole zone can hold
     herd_zone zone=wilkes:32k;
 
@@ -71,7 +79,7 @@ EOF
 (my $c = $conf) =~ s/%%WELSH_SIZE%%/32k/;
 $t->write_file_expand('nginx.conf', $c);
 
-$t->run()->plan(28);
+$t->run()->plan(30);
 
 ###############################################################################
 
@@ -218,6 +226,51 @@ is(at_line(whatsat($welsh, $long)), $newcomer,
 $welsh{'client-1999'} = $update;
 $welsh{$long} = $newcomer;
 push @ids, $long;
+
+# a long client id joining a full zone whose records were updated in
+# random order takes the room of a few records, not of most of the zone
+
+{
+	my $holiday = '127.0.0.1:' . port(8114);
+	my @ids = map { sprintf('shuffle-%04d', $_) } 0 .. 1999;
+
+	for my $b (0 .. 19) {
+		herd_chat($holiday, map { "IAMAT $_ +1+1 1600000000" }
+			@ids[$b * 100 .. $b * 100 + 99]);
+	}
+
+	my @held = grep { whatsat($holiday, $_) =~ /^AT / } @ids;
+
+	# newer times in a shuffled order (fixed, so a failure repeats)
+	my @order = @held;
+	my $seed = 7;
+	for (my $i = $#order; $i > 0; $i--) {
+		$seed = ($seed * 1103515245 + 12345) % 2147483648;
+		my $j = $seed % ($i + 1);
+		@order[$i, $j] = @order[$j, $i];
+	}
+
+	for (my $i = 0; $i < @order; $i += 100) {
+		my $last = $i + 99 < $#order ? $i + 99 : $#order;
+		herd_chat($holiday, map { "IAMAT $_ +2+2 1600000001" }
+			@order[$i .. $last]);
+	}
+
+	my $from = log_size($t);
+	my $id = 'shuffle-' . 'y' x 600;
+	my $r = herd_chat($holiday, "IAMAT $id +3+3 1600000002");
+	my ($evicted) = substr($t->read_file('error.log'), $from)
+		=~ /herd_zone "holiday" is full: evicted (\d+) /;
+
+	ok(at_line(whatsat($holiday, $id)) eq $r && defined $evicted
+		&& $evicted <= 42,
+		'a long id joins a full zone by evicting at most two pages of '
+		. 'records (evicted ' . ($evicted // 'none') . ' of '
+		. scalar(@held) . ')');
+
+	my $n = grep { whatsat($holiday, $_) =~ /^AT \S+ \S+ \S+ \+2\+2 / } @held;
+	cmp_ok($n, '>=', @held - 42, 'the other records are still held');
+}
 
 # what the full zone holds survives a reload
 
