@@ -87,7 +87,8 @@ static ngx_stream_herd_curl_worker_t  ngx_stream_herd_curl_worker;
 
 
 ngx_int_t
-ngx_stream_herd_curl_init_process(ngx_cycle_t *cycle)
+ngx_stream_herd_curl_init_process(ngx_cycle_t *cycle,
+    ngx_uint_t max_connects)
 {
     CURLcode                        code;
     curl_version_info_data         *info;
@@ -145,7 +146,16 @@ ngx_stream_herd_curl_init_process(ngx_cycle_t *cycle)
         || curl_multi_setopt(w->multi, CURLMOPT_TIMERFUNCTION,
                              ngx_stream_herd_curl_timer)
            != CURLM_OK
-        || curl_multi_setopt(w->multi, CURLMOPT_TIMERDATA, w) != CURLM_OK)
+        || curl_multi_setopt(w->multi, CURLMOPT_TIMERDATA, w) != CURLM_OK
+
+        /*
+         * idle connections kept for the next calls: by default libcurl
+         * keeps 4 per transfer running, so after a wave of calls it closes
+         * most, and the next wave pays new TCP and TLS handshakes
+         */
+        || curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS,
+                             (long) max_connects)
+           != CURLM_OK)
     {
         ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
                       "herd: curl_multi_setopt() failed");

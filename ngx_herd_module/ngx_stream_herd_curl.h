@@ -66,7 +66,8 @@ struct ngx_stream_herd_curl_s {
 };
 
 
-ngx_int_t ngx_stream_herd_curl_init_process(ngx_cycle_t *cycle);
+ngx_int_t ngx_stream_herd_curl_init_process(ngx_cycle_t *cycle,
+    ngx_uint_t max_connects);
 void ngx_stream_herd_curl_exit_process(ngx_cycle_t *cycle);
 
 ngx_stream_herd_curl_t *ngx_stream_herd_curl_create(ngx_log_t *log);

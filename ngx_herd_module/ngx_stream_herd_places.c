@@ -886,7 +886,7 @@ ngx_stream_herd_places_set_file(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_int_t
 ngx_stream_herd_places_init_process(ngx_cycle_t *cycle)
 {
-    ngx_uint_t                        i, keys;
+    ngx_uint_t                        i, keys, connects;
     ngx_stream_herd_srv_conf_t      **servers;
     ngx_stream_herd_main_conf_t      *hmcf;
     ngx_stream_herd_places_worker_t  *w;
@@ -905,10 +905,12 @@ ngx_stream_herd_places_init_process(ngx_cycle_t *cycle)
 
     servers = hmcf->servers.elts;
     keys = 0;
+    connects = 0;
 
     for (i = 0; i < hmcf->servers.nelts; i++) {
         if (servers[i]->places.key.len) {
             keys++;
+            connects += servers[i]->places.concurrency;
         }
     }
 
@@ -923,7 +925,9 @@ ngx_stream_herd_places_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    if (ngx_stream_herd_curl_init_process(cycle) != NGX_OK) {
+    /* as many idle connections as calls may be in flight */
+
+    if (ngx_stream_herd_curl_init_process(cycle, connects) != NGX_OK) {
         /* WHATSAT answers UNKNOWN_ERROR; IAMAT and flooding go on */
         return NGX_OK;
     }
