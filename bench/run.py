@@ -1282,9 +1282,9 @@ def main():
     R['elapsed_s'] = round(time.time() - T0)
     R['load_end'] = float(open('/proc/loadavg').read().split()[0])
     R['busy_end'] = busy_processes()
+    have_plot = plot()          # first: its command goes into the results
     with open(RESULTS, 'w') as f:
         json.dump({'R': R, 'commands': COMMANDS}, f, indent=1, default=str)
-    have_plot = plot()
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     write_doc(have_plot)
     log('done in %d s' % R['elapsed_s'])
