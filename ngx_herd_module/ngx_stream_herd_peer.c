@@ -93,6 +93,11 @@ static ngx_int_t ngx_stream_herd_link_digest(ngx_stream_herd_link_t *link,
     u_char *p, size_t len);
 static void ngx_stream_herd_link_pump(ngx_stream_herd_link_t *link);
 static ngx_int_t ngx_stream_herd_link_flush(ngx_stream_herd_link_t *link);
+typedef void (*ngx_stream_herd_link_pt)(ngx_stream_herd_link_t *link);
+
+static void ngx_stream_herd_links_each(ngx_cycle_t *cycle,
+    ngx_stream_herd_link_pt handler);
+static void ngx_stream_herd_link_quit(ngx_stream_herd_link_t *link);
 static void ngx_stream_herd_link_exit(ngx_stream_herd_link_t *link);
 static void ngx_stream_herd_link_close(ngx_stream_herd_link_t *link,
     ngx_uint_t retry);
@@ -217,7 +222,24 @@ ngx_stream_herd_link_init(ngx_cycle_t *cycle, ngx_stream_herd_srv_conf_t *hscf,
 static void
 ngx_stream_herd_link_exit(ngx_stream_herd_link_t *link)
 {
-    link->pc.connection->close = 0;
+    ssize_t            n;
+    ngx_uint_t         i;
+    ngx_connection_t  *c;
+    u_char             buf[4096];
+
+    c = link->pc.connection;
+
+    if (c == NULL) {
+        return;
+    }
+
+    if (c->error) {
+        /* worker_shutdown_timeout: now */
+        ngx_stream_herd_link_close(link, 0);
+        return;
+    }
+
+    c->close = 0;
 
     if (link->out.pos < link->out.last) {
         /* updates queued: sent first, the link goes when it is idle */
@@ -229,9 +251,25 @@ ngx_stream_herd_link_exit(ngx_stream_herd_link_t *link)
         return;
     }
 
-    if (ngx_stream_herd_sessions == 0) {
-        ngx_stream_herd_link_close(link, 0);
+    if (ngx_stream_herd_sessions) {
+        return;
     }
+
+    /*
+     * Unread input would make close() reset the connection, and the peer
+     * could lose what was just sent: what the neighbour sent is read
+     * first (keepalive echoes, records of a pull; bounded).
+     */
+
+    for (i = 0; i < 64 && c->read->ready; i++) {
+        n = c->recv(c, buf, sizeof(buf));
+
+        if (n == NGX_AGAIN || n == NGX_ERROR || n == 0) {
+            break;
+        }
+    }
+
+    ngx_stream_herd_link_close(link, 0);
 }
 
 
@@ -240,38 +278,21 @@ ngx_stream_herd_link_exit(ngx_stream_herd_link_t *link)
 void
 ngx_stream_herd_peer_sessions_done(void)
 {
-    ngx_uint_t                    i, j;
-    ngx_stream_herd_link_t      **links, *link;
-    ngx_stream_herd_srv_conf_t  **servers, *hscf;
-    ngx_stream_herd_main_conf_t  *hmcf;
-
-    hmcf = ngx_stream_cycle_get_module_main_conf(ngx_cycle,
-                                                 ngx_stream_herd_module);
-    if (hmcf == NULL) {
-        return;
-    }
-
-    servers = hmcf->servers.elts;
-
-    for (i = 0; i < hmcf->servers.nelts; i++) {
-        hscf = servers[i];
-        links = hscf->links.elts;
-
-        for (j = 0; j < hscf->links.nelts; j++) {
-            link = links[j];
-
-            if (link->pc.connection == NULL) {
-                continue;
-            }
-
-            ngx_stream_herd_link_exit(link);
-        }
-    }
+    ngx_stream_herd_links_each((ngx_cycle_t *) ngx_cycle,
+                               ngx_stream_herd_link_exit);
 }
 
 
 void
 ngx_stream_herd_peer_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_stream_herd_links_each(cycle, ngx_stream_herd_link_quit);
+}
+
+
+static void
+ngx_stream_herd_links_each(ngx_cycle_t *cycle,
+    ngx_stream_herd_link_pt handler)
 {
     ngx_uint_t                    i, j;
     ngx_stream_herd_link_t      **links;
@@ -291,9 +312,16 @@ ngx_stream_herd_peer_exit_process(ngx_cycle_t *cycle)
         links = hscf->links.elts;
 
         for (j = 0; j < hscf->links.nelts; j++) {
-            ngx_stream_herd_link_close(links[j], 0);
+            handler(links[j]);
         }
     }
+}
+
+
+static void
+ngx_stream_herd_link_quit(ngx_stream_herd_link_t *link)
+{
+    ngx_stream_herd_link_close(link, 0);
 }
 
 
@@ -478,6 +506,7 @@ ngx_stream_herd_link_greet(ngx_stream_herd_link_t *link)
     link->in.pos = link->in.start;
     link->in.last = link->in.start;
     link->out.pos = link->out.start;
+    link->discard = 0;
 
     if (link->hscf->secret.len) {
         if (ngx_stream_herd_auth_nonce(link->nonce) != NGX_OK) {
@@ -985,14 +1014,20 @@ ngx_stream_herd_link_timer_handler(ngx_event_t *ev)
 {
     ngx_stream_herd_link_t  *link = ev->data;
 
-    if (ngx_exiting || ngx_terminate || ngx_quit) {
+    if (ngx_terminate || ngx_quit) {
         return;
     }
 
     if (link->state == NGX_STREAM_HERD_LINK_DOWN) {
-        ngx_stream_herd_link_connect(link);
+
+        if (!ngx_exiting) {
+            ngx_stream_herd_link_connect(link);
+        }
+
         return;
     }
+
+    /* a link a quitting worker keeps for its sessions goes on pinging */
 
     if (link->state != NGX_STREAM_HERD_LINK_UP) {
         return;

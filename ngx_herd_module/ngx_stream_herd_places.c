@@ -910,7 +910,7 @@ ngx_stream_herd_places_init_process(ngx_cycle_t *cycle)
     for (i = 0; i < hmcf->servers.nelts; i++) {
         if (servers[i]->places.key.len) {
             keys++;
-            connects += servers[i]->places.concurrency;
+            connects = ngx_max(connects, servers[i]->places.concurrency);
         }
     }
 
@@ -925,7 +925,12 @@ ngx_stream_herd_places_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    /* as many idle connections as calls may be in flight */
+    /*
+     * as many idle connections as calls may be in flight: a worker's
+     * calls count against each server's herd_places_concurrency
+     */
+
+    connects = ngx_min(connects, 65536);
 
     if (ngx_stream_herd_curl_init_process(cycle, connects) != NGX_OK) {
         /* WHATSAT answers UNKNOWN_ERROR; IAMAT and flooding go on */

@@ -845,7 +845,7 @@ ngx_stream_herd_format_pull(u_char *buf, u_char *want)
 ngx_int_t
 ngx_stream_herd_parse_pull(u_char *p, size_t len, u_char *want)
 {
-    u_char      *h, ch, v;
+    u_char      *h, ch, v, bits[NGX_STREAM_HERD_DIGESTS / 8];
     ngx_str_t    f[NGX_STREAM_HERD_MAX_FIELDS];
     ngx_uint_t   i, j;
 
@@ -876,8 +876,11 @@ ngx_stream_herd_parse_pull(u_char *p, size_t len, u_char *want)
             }
         }
 
-        want[i] = v;
+        bits[i] = v;
     }
+
+    /* an invalid line leaves want as it was */
+    ngx_memcpy(want, bits, sizeof(bits));
 
     return NGX_OK;
 }

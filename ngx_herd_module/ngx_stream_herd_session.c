@@ -180,7 +180,7 @@ ngx_stream_herd_read_handler(ngx_event_t *rev)
 
     if (c->close) {
 
-        if (ctx->fresh && !ctx->grace) {
+        if (ctx->fresh && !ctx->grace && !c->error) {
             /*
              * A new connection with nothing received yet: its first
              * command may already be on its way, and is answered.
