@@ -17,12 +17,14 @@
  * Peer links.  Every worker keeps one outgoing connection to each
  * neighbour of each herd server.  A link says "HERD 1 <own name>", the
  * neighbour answers "DIGEST 1 <its name> <bucket digests>", the link sends
- * the records of every bucket whose digest differs (catch-up), and from
- * then on every update this worker accepts (flooding).  The neighbour
- * never answers updates; it echoes the empty line the link sends every
- * 30 s, so that each side notices a neighbour that went silent.  A link that fails, or whose queue overflows, is
- * closed and reconnected with capped exponential backoff and jitter; the
- * digest exchange on reconnect repairs whatever was dropped.
+ * the records of every bucket whose digest differs (catch-up) and asks
+ * for the neighbour's records of those buckets ("PULL"), and from then on
+ * sends every update this worker accepts (flooding).  The neighbour never
+ * answers updates; it echoes the empty line the link sends every 30 s, so
+ * that each side notices a neighbour that went silent.  A link that fails,
+ * or whose queue overflows, is closed and reconnected with capped
+ * exponential backoff and jitter; the digest exchange on reconnect repairs
+ * whatever was dropped.
  */
 
 
@@ -41,6 +43,9 @@
 
 /* catch-up refills the queue in chunks while less than this is queued */
 #define NGX_STREAM_HERD_LINK_LOW         65536
+
+/* bytes read in one go (a pull) before other connections get their turn */
+#define NGX_STREAM_HERD_LINK_BUDGET      262144
 #define NGX_STREAM_HERD_LINK_QUEUE       (1024 * 1024)
 
 
@@ -577,6 +582,7 @@ static void
 ngx_stream_herd_link_read_handler(ngx_event_t *rev)
 {
     u_char                  *lf;
+    size_t                   budget;
     ssize_t                  n;
     ngx_buf_t               *b;
     ngx_connection_t        *c;
@@ -612,7 +618,15 @@ ngx_stream_herd_link_read_handler(ngx_event_t *rev)
         return;
     }
 
+    budget = NGX_STREAM_HERD_LINK_BUDGET;
+
     for ( ;; ) {
+
+        if (budget == 0) {
+            /* a long pull must not starve the worker's other connections */
+            ngx_post_event(rev, &ngx_posted_next_events);
+            break;
+        }
 
         n = c->recv(c, b->last, b->end - b->last);
 
@@ -633,6 +647,7 @@ ngx_stream_herd_link_read_handler(ngx_event_t *rev)
             ngx_add_timer(rev, NGX_STREAM_HERD_PEER_TIMEOUT);
         }
 
+        budget -= ngx_min(budget, (size_t) n);
         b->last += n;
 
         /*

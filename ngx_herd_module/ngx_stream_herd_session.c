@@ -871,13 +871,15 @@ ngx_stream_herd_peer_accept(ngx_stream_herd_ctx_t *ctx,
     ngx_stream_herd_peer_t *peer)
 {
     u_char            *p;
+    size_t             len;
     ngx_connection_t  *c;
     uint64_t           digest[NGX_STREAM_HERD_DIGESTS];
 
     c = ctx->session->connection;
 
-    p = ngx_stream_herd_reserve(ctx,
-                                NGX_STREAM_HERD_DIGEST_LEN(ctx->hscf->name.len));
+    len = NGX_STREAM_HERD_DIGEST_LEN(ctx->hscf->name.len);
+
+    p = ngx_stream_herd_reserve(ctx, len);
     if (p == NULL) {
         return NGX_ERROR;
     }
