@@ -46,7 +46,7 @@ struct ngx_stream_herd_places_waiter_s {
 
 /* one upstream call in flight; heap, the location follows it */
 struct ngx_stream_herd_places_req_s {
-    ngx_rbtree_node_t                   node;      /* key: the question */
+    ngx_str_node_t                      sn;        /* the question */
     ngx_queue_t                         queue;
     ngx_queue_t                         waiters;
     ngx_uint_t                          nwaiters;
@@ -79,16 +79,12 @@ typedef struct {
 } ngx_stream_herd_places_worker_t;
 
 
-static ngx_rbtree_key_t ngx_stream_herd_places_key(ngx_str_t *location,
-    ngx_uint_t radius_m, ngx_uint_t bound);
-static ngx_int_t ngx_stream_herd_places_cmp(ngx_stream_herd_places_req_t *r,
+static uint32_t ngx_stream_herd_places_key(
     ngx_stream_herd_places_conf_t *pcf, ngx_str_t *location,
     ngx_uint_t radius_m, ngx_uint_t bound);
 static ngx_stream_herd_places_req_t *ngx_stream_herd_places_find(
     ngx_stream_herd_places_worker_t *w, ngx_stream_herd_places_conf_t *pcf,
     ngx_str_t *location, ngx_uint_t radius_m, ngx_uint_t bound);
-static void ngx_stream_herd_places_insert_value(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static ngx_stream_herd_places_req_t *ngx_stream_herd_places_start(
     ngx_stream_herd_places_conf_t *pcf, ngx_str_t *location,
     ngx_uint_t radius_m, ngx_uint_t bound, ngx_log_t *log);
@@ -152,13 +148,14 @@ static ngx_stream_herd_places_worker_t  ngx_stream_herd_places_worker;
  * the call it can share in log(calls) steps however many are in flight.
  */
 
-static ngx_rbtree_key_t
-ngx_stream_herd_places_key(ngx_str_t *location, ngx_uint_t radius_m,
-    ngx_uint_t bound)
+static uint32_t
+ngx_stream_herd_places_key(ngx_stream_herd_places_conf_t *pcf,
+    ngx_str_t *location, ngx_uint_t radius_m, ngx_uint_t bound)
 {
     uint32_t  crc;
 
     ngx_crc32_init(crc);
+    ngx_crc32_update(&crc, (u_char *) &pcf, sizeof(pcf));
     ngx_crc32_update(&crc, location->data, location->len);
     ngx_crc32_update(&crc, (u_char *) &radius_m, sizeof(ngx_uint_t));
     ngx_crc32_update(&crc, (u_char *) &bound, sizeof(ngx_uint_t));
@@ -168,99 +165,34 @@ ngx_stream_herd_places_key(ngx_str_t *location, ngx_uint_t radius_m,
 }
 
 
-static ngx_int_t
-ngx_stream_herd_places_cmp(ngx_stream_herd_places_req_t *r,
-    ngx_stream_herd_places_conf_t *pcf, ngx_str_t *location,
-    ngx_uint_t radius_m, ngx_uint_t bound)
-{
-    if (r->pcf != pcf) {
-        return (uintptr_t) pcf < (uintptr_t) r->pcf ? -1 : 1;
-    }
-
-    if (r->radius_m != radius_m) {
-        return radius_m < r->radius_m ? -1 : 1;
-    }
-
-    if (r->bound != bound) {
-        return bound < r->bound ? -1 : 1;
-    }
-
-    return ngx_memn2cmp(location->data, r->location.data, location->len,
-                        r->location.len);
-}
-
+/*
+ * The tree is an ngx_str_node_t tree of the locations, keyed by a hash of
+ * the whole question.  A call found for the same location whose other
+ * parts differ (the hashes collided) is not shared: a new call starts.
+ */
 
 static ngx_stream_herd_places_req_t *
 ngx_stream_herd_places_find(ngx_stream_herd_places_worker_t *w,
     ngx_stream_herd_places_conf_t *pcf, ngx_str_t *location,
     ngx_uint_t radius_m, ngx_uint_t bound)
 {
-    ngx_int_t                      rc;
-    ngx_rbtree_key_t               key;
-    ngx_rbtree_node_t             *node, *sentinel;
+    ngx_str_node_t                *sn;
     ngx_stream_herd_places_req_t  *r;
 
-    key = ngx_stream_herd_places_key(location, radius_m, bound);
-
-    node = w->tree.root;
-    sentinel = w->tree.sentinel;
-
-    while (node != sentinel) {
-
-        if (key != node->key) {
-            node = (key < node->key) ? node->left : node->right;
-            continue;
-        }
-
-        r = (ngx_stream_herd_places_req_t *) node;
-
-        rc = ngx_stream_herd_places_cmp(r, pcf, location, radius_m, bound);
-
-        if (rc == 0) {
-            return r;
-        }
-
-        node = (rc < 0) ? node->left : node->right;
+    sn = ngx_str_rbtree_lookup(&w->tree, location,
+                               ngx_stream_herd_places_key(pcf, location,
+                                                          radius_m, bound));
+    if (sn == NULL) {
+        return NULL;
     }
 
-    return NULL;
-}
+    r = (ngx_stream_herd_places_req_t *) sn;
 
-
-static void
-ngx_stream_herd_places_insert_value(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
-{
-    ngx_rbtree_node_t             **p;
-    ngx_stream_herd_places_req_t   *r;
-
-    r = (ngx_stream_herd_places_req_t *) node;
-
-    for ( ;; ) {
-
-        if (node->key != temp->key) {
-            p = (node->key < temp->key) ? &temp->left : &temp->right;
-
-        } else {
-            p = (ngx_stream_herd_places_cmp((ngx_stream_herd_places_req_t *)
-                                            temp, r->pcf, &r->location,
-                                            r->radius_m, r->bound)
-                 < 0)
-                ? &temp->left : &temp->right;
-        }
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
+    if (r->pcf != pcf || r->radius_m != radius_m || r->bound != bound) {
+        return NULL;
     }
 
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
+    return r;
 }
 
 
@@ -374,7 +306,7 @@ ngx_stream_herd_places_cancel(ngx_stream_herd_places_waiter_t *wt)
                   &r->location, r->radius_m, r->bound);
 
     ngx_queue_remove(&r->queue);
-    ngx_rbtree_delete(&w->tree, &r->node);
+    ngx_rbtree_delete(&w->tree, &r->sn.node);
     w->in_flight--;
 
     ngx_stream_herd_places_free(r);
@@ -440,10 +372,12 @@ ngx_stream_herd_places_start(ngx_stream_herd_places_conf_t *pcf,
 
     r->curl = hc;
 
-    r->node.key = ngx_stream_herd_places_key(location, radius_m, bound);
+    r->sn.node.key = ngx_stream_herd_places_key(pcf, location, radius_m,
+                                                 bound);
+    r->sn.str = r->location;
 
     ngx_queue_insert_tail(&w->requests, &r->queue);
-    ngx_rbtree_insert(&w->tree, &r->node);
+    ngx_rbtree_insert(&w->tree, &r->sn.node);
     w->in_flight++;
     w->calls++;
 
@@ -634,7 +568,7 @@ ngx_stream_herd_places_done(ngx_stream_herd_curl_t *hc)
     /* no longer in flight: the same question now starts a new call */
 
     ngx_queue_remove(&r->queue);
-    ngx_rbtree_delete(&w->tree, &r->node);
+    ngx_rbtree_delete(&w->tree, &r->sn.node);
     w->in_flight--;
 
     r->curl = NULL;     /* freed by the caller when this returns */
@@ -938,8 +872,7 @@ ngx_stream_herd_places_init_process(ngx_cycle_t *cycle)
     }
 
     ngx_queue_init(&w->requests);
-    ngx_rbtree_init(&w->tree, &w->sentinel,
-                    ngx_stream_herd_places_insert_value);
+    ngx_rbtree_init(&w->tree, &w->sentinel, ngx_str_rbtree_insert_value);
     w->in_flight = 0;
     w->calls = 0;
     w->avoided = 0;
