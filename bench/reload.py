@@ -69,6 +69,8 @@ import subprocess
 import sys
 import time
 
+from benchlib import GRAPH, NAMES, port_free, read_pid
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, 'build', 'reload')
 NGINX = os.environ.get('NGINX_BIN', '/usr/sbin/nginx')
@@ -81,12 +83,6 @@ MODULE = os.path.join(BUILD, 'modules', 'ngx_stream_herd_module.so')
 LOADGEN = os.path.join(BUILD, 'bin', 'loadgen')
 RESULTS = os.path.join(BUILD, 'results.json')
 
-NAMES = ['Goloman', 'Hands', 'Holiday', 'Welsh', 'Wilkes']
-GRAPH = {'Goloman': ['Hands', 'Holiday', 'Wilkes'],
-         'Hands': ['Goloman', 'Wilkes'],
-         'Holiday': ['Goloman', 'Welsh', 'Wilkes'],
-         'Welsh': ['Holiday'],
-         'Wilkes': ['Goloman', 'Hands', 'Holiday']}
 PORT = {n: 12400 + i for i, n in enumerate(NAMES)}
 SINGLE = 'Single'
 PORT[SINGLE] = 12410
@@ -148,14 +144,6 @@ def log_path(name):
     return os.path.join(prefix(name), 'logs', 'error.log')
 
 
-def read_pid(path):
-    try:
-        with open(path) as f:
-            return int(f.read().strip())
-    except (OSError, ValueError):
-        return None
-
-
 def alive(pid):
     """True for a running process (a zombie is not running)."""
     try:
@@ -202,18 +190,6 @@ def wait_port(port, timeout=10):
             return False
     if not wait_until(ok, timeout, 0.05):
         raise RuntimeError('nothing listens on 127.0.0.1:%d' % port)
-
-
-def port_free(port):
-    s = socket.socket()
-    try:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(('127.0.0.1', port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
 
 
 def write_conf(name, peers):

@@ -11,6 +11,8 @@ import json
 import os
 import sys
 
+from whytext import us
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -42,16 +44,6 @@ class Results:
 
 def rate(v):
     return 'n/a' if v is None else '{:,.0f}'.format(v)
-
-
-def us(v):
-    if v is None:
-        return 'n/a'
-    if v >= 10000:
-        return '%.0f ms' % (v / 1000)
-    if v >= 1000:
-        return '%.1f ms' % (v / 1000)
-    return '%.0f µs' % v
 
 
 def x(a, b):

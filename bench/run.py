@@ -29,6 +29,8 @@ import subprocess
 import sys
 import time
 
+from benchlib import GRAPH, NAMES, port_free, read_pid
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, 'build', 'bench')
 BIN = os.path.join(BUILD, 'bin')
@@ -58,13 +60,6 @@ REPS = int(os.environ.get('BENCH_REPS', '1' if QUICK else '2'))
 DUR = 1.0 if QUICK else 2.0          # measured seconds per throughput run
 WARM = 0.3 if QUICK else 0.5
 
-# the Goloman graph of PROTOCOL.md section 11
-NAMES = ['Goloman', 'Hands', 'Holiday', 'Welsh', 'Wilkes']
-GRAPH = {'Goloman': ['Hands', 'Holiday', 'Wilkes'],
-         'Hands': ['Goloman', 'Wilkes'],
-         'Holiday': ['Goloman', 'Welsh', 'Wilkes'],
-         'Welsh': ['Holiday'],
-         'Wilkes': ['Goloman', 'Hands', 'Holiday']}
 HERD_PORT = {n: 12200 + i for i, n in enumerate(NAMES)}
 PY_PORT = {n: 12210 + i for i, n in enumerate(NAMES)}
 SINGLE_PORT = 12205
@@ -111,26 +106,6 @@ def wait_port(port, timeout=10.0):
         except OSError:
             time.sleep(0.05)
     raise RuntimeError('nothing listens on 127.0.0.1:%d' % port)
-
-
-def port_free(port):
-    s = socket.socket()
-    try:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(('127.0.0.1', port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
-def read_pid(path):
-    try:
-        with open(path) as f:
-            return int(f.read().strip())
-    except (OSError, ValueError):
-        return None
 
 
 def alive(pid):
